@@ -1,0 +1,27 @@
+"""The ``borderpath`` command: one sub-command per job, each error one line."""
+
+import argparse
+import sys
+
+from borderpath.core.errors import BorderpathError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="borderpath", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from borderpath.lab.cli import add_commands as add_lab_commands
+
+    add_lab_commands(commands)
+    arguments = parser.parse_args(argv)
+    try:
+        result: int = arguments.run(arguments)
+    except BorderpathError as exc:
+        print(f"borderpath: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The agent's configuration file: one TOML document, validated as a whole.
+
+Each part of borderpath owns its section's model; this module composes them, checks
+what spans sections (unique names, prefixes steered to one PoP only) and loads the
+file, turning every mistake into one line naming the file, line and key.
+"""
+
+import itertools
+from pathlib import Path
+from typing import Self
+
+import pydantic
+
+from borderpath.alerts.config import AlertsConfig
+from borderpath.core.model import StrictModel
+from borderpath.core.tomlfile import load_model
+from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.selector.config import SelectorConfig
+from borderpath.storage.config import StorageConfig
+
+
+class AgentSection(StrictModel):
+    site: str = pydantic.Field(description="This branch's name, a tag on every series.")
+    data_dir: Path = pydantic.Field(
+        Path("/var/lib/borderpath"), description="Where the agent keeps its store and state."
+    )
+
+
+class StatusConfig(StrictModel):
+    listen: str = pydantic.Field(
+        "127.0.0.1:9108",
+        description="Status API address: loopback host:port, or a unix socket path.",
+    )
+
+
+class AgentConfig(StrictModel):
+    agent: AgentSection
+    uplinks: list[UplinkConfig] = pydantic.Field(min_length=1)
+    pops: list[PopConfig] = pydantic.Field(min_length=1)
+    probing: ProbingConfig = ProbingConfig()
+    selector: SelectorConfig = SelectorConfig()
+    storage: StorageConfig = StorageConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    status: StatusConfig = StatusConfig()
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _unique("uplink", [u.name for u in self.uplinks])
+        _unique("PoP", [p.name for p in self.pops])
+        for first, second in itertools.combinations(self.pops, 2):
+            for a, b in itertools.product(first.prefixes, second.prefixes):
+                if a.version == b.version and a.overlaps(b):
+                    raise ValueError(
+                        f"prefix {b} of PoP {second.name} overlaps {a} of PoP {first.name}"
+                    )
+        return self
+
+    def uplink(self, name: str) -> UplinkConfig:
+        return next(u for u in self.uplinks if u.name == name)
+
+    def pop(self, name: str) -> PopConfig:
+        return next(p for p in self.pops if p.name == name)
+
+
+def _unique(kind: str, names: list[str]) -> None:
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"two {kind}s are named {name!r}; names must be unique")
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate the agent config; a mistake raises ConfigError with file:line: key."""
+    return load_model(path, AgentConfig)

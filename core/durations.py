@@ -1,0 +1,33 @@
+"""Durations as operators write them: "90s", "1m30s", "250ms", "2h", or plain seconds."""
+
+import re
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Return seconds; raise ValueError with a sentence an operator understands."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '90s', not a boolean")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    text = value.strip().replace(" ", "")
+    parts = _PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{value!r} is not a duration (write e.g. '500ms', '90s', '1m30s', '2h')")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact form: 0.25 -> '250ms', 90 -> '1m30s'."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    if minutes and not rest:
+        return f"{int(minutes)}m"
+    if minutes:
+        return f"{int(minutes)}m{rest:g}s"
+    return f"{rest:g}s"

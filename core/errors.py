@@ -1,0 +1,41 @@
+"""The one exception tree of borderpath.
+
+    BorderpathError
+    ├── ConfigError     a file or option the user gave is wrong
+    ├── LabError        the emulated network could not be built or driven
+    ├── ProbeError      a probe could not be set up (not: a probe that failed)
+    ├── StorageError    the local store or a sink could not be used
+    └── RouteError      the kernel refused a route or rule change
+
+Low-level errors (OSError, sqlite3, netlink) are mapped to the most specific class
+where they arise, with ``raise ... from exc``; the CLI prints the message as one line
+and exits non-zero.
+"""
+
+
+class BorderpathError(Exception):
+    """Base of every error borderpath raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(BorderpathError):
+    """A configuration, topology or scenario file, or a command-line option, is wrong."""
+
+    exit_code = 2
+
+
+class LabError(BorderpathError):
+    """The lab could not be built, driven or taken down."""
+
+
+class ProbeError(BorderpathError):
+    """A probe socket or its uplink binding could not be set up."""
+
+
+class StorageError(BorderpathError):
+    """The local store or a remote sink could not be used."""
+
+
+class RouteError(BorderpathError):
+    """The kernel refused a route or rule change."""

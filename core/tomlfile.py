@@ -1,0 +1,126 @@
+"""Load a TOML file into a pydantic model; every mistake becomes one ConfigError line.
+
+The message names the file, the line and the key, e.g.
+``scenario.toml:14: events[2].loss: must be between 0 and 1 (got 1.5)``.
+tomllib keeps no positions, so the line is found again in the text from the
+error's location (array-of-tables index, then the key).
+"""
+
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+
+from borderpath.core.errors import ConfigError
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed document and its text; a missing or malformed file is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line = _TOML_POSITION.search(message)
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        reason = _TOML_POSITION.sub("", message).strip()
+        raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
+
+
+def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
+    """Parse ``path`` and validate it as ``model``; ``context`` reaches the validators."""
+    document, text = read_toml(path)
+    return validate_document(document, text, path, model, context)
+
+
+def validate_document(
+    document: dict[str, Any],
+    text: str,
+    path: Path,
+    model: type[Model],
+    context: dict[str, Any] | None = None,
+) -> Model:
+    """Validate an already-parsed document, mapping the first error to its line."""
+    try:
+        return model.model_validate(document, context=context)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        location = tuple(error["loc"])
+        line = find_line(text, location)
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: {describe_location(location)}: {_message(error)}") from None
+
+
+def describe_location(location: Sequence[int | str]) -> str:
+    """('events', 2, 'loss') -> 'events[2].loss'."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check its spelling, see the documentation for the valid keys)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    if "input" in error and not isinstance(error["input"], dict | list):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def find_line(text: str, location: Sequence[int | str]) -> int | None:
+    """Best-effort line number of ``location`` in the TOML ``text`` (1-based)."""
+    lines = text.splitlines()
+    headers = [(index, _header_name(line)) for index, line in enumerate(lines)]
+    starts = [index for index, header in headers if header is not None]
+    table: list[str] = []
+    section = -1  # the header line of the current section; -1 is the top level
+    found: int | None = None
+    inline = False  # inside a value written on one line: deeper parts have no line of their own
+    for part in location:
+        if inline:
+            break
+        if isinstance(part, int):
+            name = ".".join(table)
+            matches = [index for index, header in headers if header == (name, True)]
+            if part >= len(matches):
+                break
+            section = matches[part]
+            found = section + 1
+            continue
+        body_end = next((index for index in starts if index > section), len(lines))
+        key = re.compile(rf"^\s*\"?{re.escape(part)}\"?\s*=")
+        hit = next((i for i in range(section + 1, body_end) if key.match(lines[i])), None)
+        table.append(part)
+        if hit is not None:
+            found, inline = hit + 1, True
+            continue
+        name = ".".join(table)
+        header = next((index for index, h in headers if h is not None and h[0] == name), None)
+        if header is not None:
+            found = header + 1
+            if headers[header][1] == (name, False):
+                section = header
+    return found
+
+
+def _header_name(line: str) -> tuple[str, bool] | None:
+    stripped = line.strip()
+    if stripped.startswith("[["):
+        return stripped[2:].split("]]")[0].strip(), True
+    if stripped.startswith("["):
+        return stripped[1:].split("]")[0].strip(), False
+    return None

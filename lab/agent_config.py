@@ -1,0 +1,41 @@
+"""The agent configuration for a lab's branch: its uplinks and PoPs, probing at lab speed."""
+
+from typing import Any
+
+LAB_INTERVAL = "200ms"
+
+
+def agent_config(status: dict[str, Any]) -> str:
+    """A TOML agent config for the branch of the lab described by ``status``."""
+    lines = [
+        f"# borderpath agent config for lab {status['name']!r} (borderpath lab agent-config)",
+        "# Run the agent inside the branch namespace: "
+        f"ip netns exec {status['namespaces']['branch']} borderpath agent run --config FILE",
+        "",
+        "[agent]",
+        f'site = "lab-{status["name"]}"',
+        "",
+    ]
+    for uplink in status["uplinks"]:
+        lines += [
+            "[[uplinks]]",
+            f'name = "{uplink["name"]}"',
+            f'carrier = "{uplink["carrier"]}"',
+            f'interface = "{uplink["interface"]}"',
+            f'gateway = "{uplink["gateway"]}"',
+            f'source = "{uplink["address"]}"',
+            "",
+        ]
+    for pop in status["pops"]:
+        prefixes = ", ".join(f'"{prefix}"' for prefix in pop["prefixes"])
+        lines += [
+            "[[pops]]",
+            f'name = "{pop["name"]}"',
+            f'region = "{pop["region"]}"',
+            f'address = "{pop["probe_address"]}"',
+            f"prefixes = [{prefixes}]",
+            'protocols = ["icmp"]',
+            "",
+        ]
+    lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]
+    return "\n".join(lines)

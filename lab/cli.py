@@ -1,0 +1,110 @@
+"""``borderpath lab ...``: build, drive, inspect and remove an emulated China border."""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from borderpath.lab.layout import DEFAULT_NAME
+
+
+def add_commands(commands: Any) -> None:
+    lab = commands.add_parser("lab", help="the emulated China border (network namespaces)")
+    actions = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    up = actions.add_parser("up", help="build the lab and start its scenario")
+    _name(up)
+    up.add_argument("--topology", type=Path, help="topology TOML (default: the Shanghai branch)")
+    up.add_argument(
+        "--scenario", type=Path, help="scenario TOML (default: the topology's conditions)"
+    )
+    up.set_defaults(run=_up)
+
+    down = actions.add_parser("down", help="remove every namespace, process and file of the lab")
+    _name(down)
+    down.set_defaults(run=_down)
+
+    status = actions.add_parser("status", help="namespaces, addresses, scenario and conditions")
+    _name(status)
+    status.add_argument("--json", action="store_true", help="the documented JSON contract")
+    status.set_defaults(run=_status)
+
+    apply = actions.add_parser("apply", help="play a scenario file's paths and events from now on")
+    _name(apply)
+    apply.add_argument("scenario", type=Path)
+    apply.set_defaults(run=_apply)
+
+    run = actions.add_parser("exec", help="run a command in a lab namespace")
+    _name(run)
+    run.add_argument("--ns", default="branch", help="branch, lan, border, a carrier or a PoP")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    run.set_defaults(run=_exec)
+
+    config = actions.add_parser("agent-config", help="print an agent config for the lab's branch")
+    _name(config)
+    config.set_defaults(run=_agent_config)
+
+
+def _name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--name",
+        default=DEFAULT_NAME,
+        help=f"lab name, prefixes its namespaces (default {DEFAULT_NAME})",
+    )
+
+
+def _up(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.lab import Lab
+    from borderpath.lab.report import describe
+
+    lab = Lab.up(arguments.name, arguments.topology, arguments.scenario)
+    print(describe(lab.status()))
+    return 0
+
+
+def _down(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.lab import Lab
+
+    Lab(arguments.name).down()
+    return 0
+
+
+def _status(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.lab import Lab
+    from borderpath.lab.report import describe
+
+    status = Lab(arguments.name).status()
+    print(json.dumps(status, indent=2) if arguments.json else describe(status))
+    return 0
+
+
+def _apply(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.lab import Lab
+    from borderpath.lab.scenario import load_scenario
+
+    lab = Lab(arguments.name)
+    scenario = load_scenario(arguments.scenario, lab.plan.topology)
+    changes = [change.model_dump(exclude_none=True) for change in scenario.paths]
+    changes += [event.model_dump(exclude_none=True) for event in scenario.events]
+    lab.apply(changes)
+    return 0
+
+
+def _exec(arguments: argparse.Namespace) -> int:
+    from borderpath.core.errors import ConfigError
+    from borderpath.lab.lab import Lab
+
+    argv = arguments.argv[1:] if arguments.argv[:1] == ["--"] else arguments.argv
+    if not argv:
+        raise ConfigError(
+            "lab exec: give the command after '--', e.g. lab exec --ns hkg -- ping 100.64.1.2"
+        )
+    return Lab(arguments.name).exec(arguments.ns, argv)
+
+
+def _agent_config(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.agent_config import agent_config
+    from borderpath.lab.lab import Lab
+
+    print(agent_config(Lab(arguments.name).status()), end="")
+    return 0
