@@ -3,15 +3,16 @@
 import argparse
 import sys
 
+from borderpath.agent.commands import probes, selector, storage
 from borderpath.core.errors import BorderpathError
+from borderpath.lab import cli as lab_cli
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="borderpath", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from borderpath.lab.cli import add_commands as add_lab_commands
-
-    add_lab_commands(commands)
+    for module in (probes, storage, selector, lab_cli):
+        module.add_commands(commands)
     arguments = parser.parse_args(argv)
     try:
         result: int = arguments.run(arguments)

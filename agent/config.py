@@ -14,7 +14,7 @@ import pydantic
 from borderpath.alerts.config import AlertsConfig
 from borderpath.core.model import StrictModel
 from borderpath.core.tomlfile import load_model
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig
 from borderpath.storage.config import StorageConfig
 
@@ -38,6 +38,7 @@ class AgentConfig(StrictModel):
     uplinks: list[UplinkConfig] = pydantic.Field(min_length=1)
     pops: list[PopConfig] = pydantic.Field(min_length=1)
     probing: ProbingConfig = ProbingConfig()
+    trace: TraceConfig = TraceConfig()
     selector: SelectorConfig = SelectorConfig()
     storage: StorageConfig = StorageConfig()
     alerts: AlertsConfig = AlertsConfig()

@@ -58,3 +58,15 @@ class ProbingConfig(StrictModel):
     timeout: Seconds = pydantic.Field(
         2.0, gt=0, description="A probe without a genuine answer after this long is lost."
     )
+
+
+class TraceConfig(StrictModel):
+    """Traceroute and the border-crossing classifier (``[trace]``)."""
+
+    extra_prefixes: dict[str, str] = pydantic.Field(
+        {},
+        description=(
+            "Hop prefixes of your own (private MPLS, lab ranges) mapped to a backbone "
+            "network label such as ct-163 or cu-9929, added to the built-in table."
+        ),
+    )

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test: labs with unique names that are always taken down."""
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from borderpath.lab.lab import Lab
+
+_counter = itertools.count()
+
+LabFactory = Callable[..., Lab]
+
+
+def unique_lab_name() -> str:
+    """A lab name no other test run on this machine is using (pid-based)."""
+    return f"t{os.getpid() % 100000}x{next(_counter)}"
+
+
+@pytest.fixture
+def make_lab() -> Iterator[LabFactory]:
+    """``make_lab(topology=None, scenario=None)`` -> a running Lab, removed after the test."""
+    labs: list[Lab] = []
+
+    def make(topology: Path | None = None, scenario: Path | None = None) -> Lab:
+        name = unique_lab_name()
+        labs.append(Lab(name))
+        return Lab.up(name, topology, scenario)
+
+    try:
+        yield make
+    finally:
+        for lab in labs:
+            lab.down()
+
+
+@pytest.fixture(scope="session")
+def shared_lab() -> Iterator[Lab]:
+    """One default lab for the whole run, for tests that only read it or set conditions
+    they restore; tests that need a scenario of their own use ``make_lab``."""
+    name = unique_lab_name()
+    try:
+        yield Lab.up(name)
+    finally:
+        Lab(name).down()
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a scenario (or topology) TOML text to a file and return its path."""
+
+    def write(text: str, name: str = "scenario.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
