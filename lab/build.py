@@ -109,7 +109,7 @@ def _lan(plan: LabPlan) -> None:
 
 
 def _carrier(plan: LabPlan, uplink_name: str) -> None:
-    uplink = next(u for u in plan.uplinks if u.name == uplink_name)
+    uplink = plan.uplink(uplink_name)
     commands = [
         f"addr add {uplink.gateway}/{uplink.address.network.prefixlen} dev branch",
         "link set branch up",
@@ -128,7 +128,7 @@ def _carrier(plan: LabPlan, uplink_name: str) -> None:
 
 
 def _pop(plan: LabPlan, pop_name: str) -> None:
-    pop = next(p for p in plan.pops if p.name == pop_name)
+    pop = plan.pop(pop_name)
     commands = [
         f"addr add {pop.probe_address}/32 dev lo",
         f"addr add {pop.service_address}/32 dev lo",

@@ -46,7 +46,7 @@ class ConditionValues(StrictModel):
     delay_ms: float | None = pydantic.Field(None, ge=0, le=10_000)
     jitter_ms: float | None = pydantic.Field(None, ge=0, le=10_000)
     loss: float | None = pydantic.Field(None, ge=0, le=1)
-    blackhole: bool | None = None
+    blackhole: pydantic.StrictBool | None = None
     rate_kbps: float | None = pydantic.Field(None, ge=0)
     inject: Inject | None = None
 

@@ -92,11 +92,10 @@ class Engine:
         self.plan = plan
         self.files = files
         self.table = table
-        self.started_unix = time.time()
-        self.started = time.monotonic()
-        self.pending = sorted(
-            ((self.started + e.at, i, e) for i, e in enumerate(events)), key=lambda x: x[:2]
-        )
+        self.scenario_events = events
+        self.started_unix: float | None = None
+        self.started = 0.0
+        self.pending: list[tuple[float, int, Event]] = []
         self.applied: list[dict[str, Any]] = []
         self.heap: list[tuple[float, int, socket.socket, bytes]] = []
         self.sequence = 0
@@ -252,18 +251,40 @@ class Engine:
             self.write_state(ready=True)
 
     def read_control(self, now: float) -> None:
-        """Events sent by ``lab apply``: each ``at`` counts from the moment it arrives."""
+        """``{"start": true}`` starts the scenario clock (``lab up`` sends it once the lab
+        answers); ``{"events": [...]}`` comes from ``lab apply``, each ``at`` counting from
+        the moment it arrives."""
         try:
-            message = json.loads(self.control.recv(MAX_FRAME))
-            events = [Event.model_validate(item, context=self.context()) for item in message]
-        except (OSError, ValueError) as exc:
-            log.warning("ignored a control message: %s", exc)
+            data, sender = self.control.recvfrom(MAX_FRAME)
+        except OSError:
             return
+        try:
+            message = json.loads(data)
+            events = [
+                Event.model_validate(e, context=self.context()) for e in message.get("events", [])
+            ]
+        except (ValueError, AttributeError) as exc:
+            log.warning("ignored a control message: %s", exc)
+            self.reply(sender, {"error": str(exc).splitlines()[0]})
+            return
+        if message.get("start") and self.started_unix is None:
+            self.started, self.started_unix = now, time.time()
+            events = self.scenario_events + events
+        self.schedule_events(events, now)
+        self.reply(sender, {"ok": True})
+
+    def reply(self, sender: str | None, message: dict[str, Any]) -> None:
+        if sender:
+            with contextlib.suppress(OSError):
+                self.control.sendto(json.dumps(message).encode(), sender)
+
+    def schedule_events(self, events: list[Event], now: float) -> None:
         for event in events:
             self.sequence += 1
             self.pending.append((now + event.at, self.sequence, event))
         self.pending.sort(key=lambda item: item[:2])
         self.apply_due(now)
+        self.write_state(ready=True)
 
     def context(self) -> dict[str, list[str]]:
         return {"uplinks": self.plan.topology.uplink_names, "pops": self.plan.topology.pop_names}
@@ -333,7 +354,9 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("engine up: %d paths, %d events", len(plan.paths), len(engine.pending))
+    log.info(
+        "engine up: %d paths, %d scenario events", len(plan.paths), len(engine.scenario_events)
+    )
     engine.run()
     return 0
 

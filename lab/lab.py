@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ from borderpath.core.errors import ConfigError, LabError
 from borderpath.lab import netns
 from borderpath.lab.build import build, teardown
 from borderpath.lab.layout import DEFAULT_NAME, LabFiles, check_name
-from borderpath.lab.measure import answering
+from borderpath.lab.measure import silent
 from borderpath.lab.scenario import Event, load_scenario
 from borderpath.lab.topology import LAN_HOST, LAN_PREFIX, LAN_ROUTER, LabPlan, load_topology
 
 REQUIRED_COMMANDS = ("ip", "nft", "ethtool", "sysctl", "fping")
 ENGINE_START_TIMEOUT_S = 10.0
+CONTROL_TIMEOUT_S = 5.0
 
 
 class Lab:
@@ -54,6 +56,7 @@ class Lab:
             build(lab.plan)
             lab._start_engine()
             lab._wait_answering()
+            lab._start_scenario()
         except BaseException:
             lab.down()
             raise
@@ -80,14 +83,23 @@ class Lab:
         """Send events to the running engine; each ``at`` (default 0) counts from now."""
         context = {"uplinks": self.plan.topology.uplink_names, "pops": self.plan.topology.pop_names}
         events = [Event.model_validate({"at": 0, **change}, context=context) for change in changes]
-        payload = json.dumps([event.model_dump(exclude_none=True) for event in events]).encode()
+        self._send({"events": [event.model_dump(exclude_none=True) for event in events]})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        """Send a control message and wait until the engine has acted on it."""
+        reply_path = self.files.directory / f"reply-{os.getpid()}-{threading.get_ident()}.sock"
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             try:
-                sock.sendto(payload, str(self.files.control))
-            except OSError as exc:
-                raise LabError(
-                    f"the lab {self.name!r} engine is not running ({exc.strerror})"
-                ) from exc
+                sock.bind(str(reply_path))
+                sock.settimeout(CONTROL_TIMEOUT_S)
+                sock.sendto(json.dumps(message).encode(), str(self.files.control))
+                reply = json.loads(sock.recv(4096))
+            except (OSError, ValueError) as exc:
+                raise LabError(f"the lab {self.name!r} engine does not answer ({exc})") from exc
+            finally:
+                reply_path.unlink(missing_ok=True)
+        if "error" in reply:
+            raise LabError(f"the lab engine refused the change: {reply['error']}")
 
     def engine_state(self) -> dict[str, Any]:
         return self.files.read_json(self.files.engine_state)
@@ -164,6 +176,14 @@ class Lab:
                 )
             time.sleep(0.02)
 
+    def _start_scenario(self) -> None:
+        self._send({"start": True})
+        deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
+        while self.engine_state().get("started_unix") is None:
+            if time.monotonic() > deadline:
+                raise LabError("the impairment engine did not start the scenario")
+            time.sleep(0.01)
+
     def _wait_answering(self) -> None:
         """Every path whose ICMP is not cut by the scenario must answer a ping."""
         state = self.engine_state()
@@ -172,14 +192,13 @@ class Lab:
             for row in state.get("conditions", [])
             if row["protocol"] == "icmp" and (row["blackhole"] or row["loss"] >= 0.5)
         }
-        silent = [
-            f"{path.uplink.name}/{path.pop.name}"
-            for path in self.plan.paths
-            if (path.uplink.name, path.pop.name) not in dead
-            and not answering(path.pop.namespace, str(path.uplink.address.ip))
-        ]
-        if silent:
-            raise LabError(f"the lab was built but these paths do not answer: {', '.join(silent)}")
+        probes: dict[str, list[str]] = {}
+        for path in self.plan.paths:
+            if (path.uplink.name, path.pop.name) not in dead:
+                probes.setdefault(path.pop.namespace, []).append(str(path.uplink.address.ip))
+        quiet = [f"{target} from {namespace}" for namespace, target in silent(probes)]
+        if quiet:
+            raise LabError(f"the lab was built but these paths do not answer: {', '.join(quiet)}")
 
 
 def _preflight() -> None:

@@ -66,6 +66,8 @@ def delete(namespace: str) -> None:
     for pid in pids(namespace):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # reap it if this process started it
     run(["ip", "netns", "delete", namespace], check=False)
 
 

@@ -171,6 +171,12 @@ class LabPlan:
             raise KeyError(role)
         return f"{self.name}-{role}"
 
+    def uplink(self, name: str) -> UplinkPlan:
+        return next(u for u in self.uplinks if u.name == name)
+
+    def pop(self, name: str) -> PopPlan:
+        return next(p for p in self.pops if p.name == name)
+
     def path(self, uplink: str, pop: str) -> PathPlan:
         return next(p for p in self.paths if p.uplink.name == uplink and p.pop.name == pop)
 

@@ -12,6 +12,7 @@ from borderpath.lab.lab import Lab
 _counter = itertools.count()
 
 LabFactory = Callable[..., Lab]
+FileWriter = Callable[..., Path]
 
 
 def unique_lab_name() -> str:
@@ -48,7 +49,7 @@ def shared_lab() -> Iterator[Lab]:
 
 
 @pytest.fixture
-def scenario_file(tmp_path: Path) -> Callable[[str], Path]:
+def scenario_file(tmp_path: Path) -> FileWriter:
     """Write a scenario (or topology) TOML text to a file and return its path."""
 
     def write(text: str, name: str = "scenario.toml") -> Path:
