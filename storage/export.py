@@ -1,0 +1,262 @@
+"""The outbox: ship stored rows to InfluxDB from durable cursors, at least once.
+
+Each exported table (results, snapshots, events) has a cursor per sink: the last id
+the server acknowledged with a 2xx. A batch is read after the cursor, rendered as
+line protocol (storage/schema.py), sent, and only then the cursor moves, in the same
+transaction as any dead letters. Points are keyed by series and timestamp, so a batch
+sent twice after a crash is written once.
+
+Failures: no answer, 5xx, 408 and 429 are retried with exponential backoff, jitter and
+the server's Retry-After; 413 splits the batch; 401/403/404 (bad token, no such
+database) send the whole batch to the dead-letter table; any other 4xx (a field type
+conflict) is bisected until the lines the server refuses are found, and only those go
+to the dead-letter table. Each dead-lettered batch of results or snapshots raises an
+``export.dead_letter`` event (refused events are only logged and counted: an event
+about them would be refused in turn). The queue never blocks on a batch that can
+never succeed.
+
+An Exporter owns its own SQLite connection and runs on its own thread, so a slow
+server never delays ingest.
+"""
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from borderpath.core.records import EventRecord
+from borderpath.storage import db
+from borderpath.storage.config import InfluxConfig
+from borderpath.storage.schema import (
+    SeriesInfo,
+    StoredResult,
+    event_line,
+    result_line,
+    snapshot_line,
+)
+from borderpath.storage.sinks import Sink, WriteFailed, open_sink
+from borderpath.storage.store import INFLUX_SINK
+
+log = logging.getLogger("borderpath.storage.export")
+
+_WHOLE_BATCH_REFUSED = frozenset({401, 403, 404})
+_TOO_LARGE = 413
+
+_SELECTS = {
+    "results": "SELECT id, time_ns, series_id, ok, rtt_ms, error, forged, ttl, extras"
+    " FROM results WHERE id > ? ORDER BY id LIMIT ?",
+    "snapshots": f"SELECT id, series_id, {db.SNAPSHOT_VALUES} FROM snapshots"
+    " WHERE id > ? ORDER BY id LIMIT ?",
+    "events": 'SELECT id, time_ns, kind, text, labels, "values" FROM events'
+    " WHERE id > ? ORDER BY id LIMIT ?",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Rejected:
+    status: int | None
+    message: str
+    line: str
+
+
+@dataclasses.dataclass(slots=True)
+class DrainReport:
+    points: int = 0
+    """Points acknowledged by the server."""
+    requests: int = 0
+    failures: int = 0
+    """Write requests that failed and were retried."""
+    dead_letters: int = 0
+    seconds: float = 0.0
+    caught_up: bool = False
+    """Nothing was left to ship when it returned."""
+
+
+class Exporter:
+    """Ships one store to one InfluxDB server. ``drain()`` blocks; ``run()`` is the
+    agent's task. Give ``sink`` to use another one (tests, benchmarks)."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: InfluxConfig,
+        *,
+        sink: Sink | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.config = config
+        self.name = INFLUX_SINK
+        self._sink = sink if sink is not None else open_sink(config)
+        self._db = db.connect(path)
+        self._clock = clock
+        self._site = db.get_meta(self._db, "site") or ""
+        self._series: dict[int, SeriesInfo] = {}
+        self._failures = 0
+        self._stopping = threading.Event()
+        self.report = DrainReport()
+        """Totals since this exporter was made."""
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._sink.close()
+        self._db.close()
+
+    def backlog(self) -> dict[str, int]:
+        """Rows not yet shipped, per table."""
+        return {
+            table: self._db.execute(
+                f"SELECT count(*) FROM {table} WHERE id > ?",
+                (db.get_cursor(self._db, self.name, table),),
+            ).fetchone()[0]
+            for table in db.EXPORTED_TABLES
+        }
+
+    def run_once(self) -> int:
+        """Ship at most one batch per table; returns the rows taken off the queue
+        (shipped or dead-lettered). A retryable failure raises WriteFailed."""
+        return sum(self._ship_table(table) for table in db.EXPORTED_TABLES)
+
+    def drain(self, max_seconds: float | None = None) -> DrainReport:
+        """Ship until nothing is left, retrying with backoff; stop after ``max_seconds``
+        (or when closed). Returns what this call did."""
+        start = time.monotonic()
+        before = dataclasses.replace(self.report)
+        deadline = None if max_seconds is None else start + max_seconds
+        caught_up = False
+        while not self._stopping.is_set():
+            try:
+                caught_up = self.run_once() == 0
+                self._failures = 0
+            except WriteFailed as failure:
+                self.report.failures += 1
+                self._failures += 1
+                delay = self._backoff(failure.retry_after)
+                log.warning("export.retry in %.1fs after %s", delay, failure)
+                if deadline is not None:
+                    delay = min(delay, max(0.0, deadline - time.monotonic()))
+                self._stopping.wait(delay)
+            if caught_up or (deadline is not None and time.monotonic() >= deadline):
+                break
+        return DrainReport(
+            points=self.report.points - before.points,
+            requests=self.report.requests - before.requests,
+            failures=self.report.failures - before.failures,
+            dead_letters=self.report.dead_letters - before.dead_letters,
+            seconds=time.monotonic() - start,
+            caught_up=caught_up,
+        )
+
+    async def run(self) -> None:
+        """Ship every ``flush_interval`` on a thread of its own, until cancelled."""
+        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="borderpath-export")
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await loop.run_in_executor(executor, self.drain, self.config.flush_interval)
+                await asyncio.sleep(self.config.flush_interval)
+        finally:
+            self._stopping.set()
+            executor.shutdown(wait=True)
+
+    def _backoff(self, retry_after: float | None) -> float:
+        """Exponential (retry_min doubling up to retry_max) with equal jitter; the
+        server's Retry-After when it gave one."""
+        if retry_after is not None:
+            return float(min(retry_after, self.config.retry_max))
+        ceiling = min(self.config.retry_max, self.config.retry_min * 2.0 ** (self._failures - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _ship_table(self, table: str) -> int:
+        cursor = db.get_cursor(self._db, self.name, table)
+        rows = self._db.execute(_SELECTS[table], (cursor, self.config.batch_size)).fetchall()
+        if not rows:
+            return 0
+        render = {"results": self._result, "snapshots": self._snapshot, "events": self._event}
+        lines = [render[table](row) for row in rows]
+        rejected = self._send(lines)
+        with db.transaction(self._db):
+            db.set_cursor(self._db, self.name, table, rows[-1][0])
+            db.add_counter(self._db, f"shipped_{self.name}", len(lines) - len(rejected))
+            if rejected:
+                self._dead_letter(table, rejected)
+        self.report.points += len(lines) - len(rejected)
+        self.report.dead_letters += len(rejected)
+        return len(rows)
+
+    def _send(self, lines: list[str]) -> list[_Rejected]:
+        """Send lines; returns those refused for good. Retryable failures propagate."""
+        try:
+            self.report.requests += 1
+            self._sink.write("\n".join(lines).encode())
+        except WriteFailed as failure:
+            if failure.retryable:
+                raise
+            whole = failure.status in _WHOLE_BATCH_REFUSED
+            if whole or len(lines) == 1:
+                return [_Rejected(failure.status, failure.message, line) for line in lines]
+            middle = len(lines) // 2
+            return self._send(lines[:middle]) + self._send(lines[middle:])
+        return []
+
+    def _dead_letter(self, table: str, rejected: list[_Rejected]) -> None:
+        now = self._clock()
+        self._db.executemany(
+            "INSERT INTO dead_letters (time_ns, sink, source, status, message, line)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(now, self.name, table, r.status, r.message, r.line) for r in rejected],
+        )
+        db.add_counter(self._db, f"dead_{self.name}", len(rejected))
+        first = rejected[0]
+        text = (
+            f"{len(rejected)} {table} points refused by {self.name}"
+            f" ({first.status}): {first.message}"
+        )
+        log.error("export.dead_letter %s", text)
+        if table == "events":
+            return  # an event about refused events would be refused in turn, forever
+        event = EventRecord(
+            now,
+            "export.dead_letter",
+            text,
+            labels={"sink": self.name, "table": table},
+            values={"points": len(rejected), "status": first.status or 0},
+        )
+        db.insert_events(self._db, [event])
+
+    def _info(self, series_id: int) -> SeriesInfo:
+        info = self._series.get(series_id)
+        if info is None:
+            self._series = {
+                row[0]: SeriesInfo(*row[1:])
+                for row in self._db.execute(
+                    "SELECT id, uplink, pop, protocol, carrier, region, address, route FROM series"
+                )
+            }
+            info = self._series[series_id]
+        return info
+
+    def _result(self, row: tuple[Any, ...]) -> str:
+        _, time_ns, series_id, ok, rtt, error, forged, ttl, extras = row
+        stored = StoredResult(time_ns, bool(ok), rtt, error, forged, ttl, _json(extras))
+        return result_line(self._site, self._info(series_id), stored)
+
+    def _snapshot(self, row: tuple[Any, ...]) -> str:
+        info = self._info(row[1])
+        return snapshot_line(self._site, info, db.snapshot_from_row(info.uplink, info.pop, row[2:]))
+
+    def _event(self, row: tuple[Any, ...]) -> str:
+        _, time_ns, kind, text, labels, values = row
+        return event_line(
+            self._site, EventRecord(time_ns, kind, text, _json(labels), _json(values))
+        )
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else {}

@@ -1,0 +1,370 @@
+"""The series written to InfluxDB: measurements, tags, fixed field types, line protocol.
+
+docs/schema.md is the reference for NOC dashboards; ``MEASUREMENTS`` below is the same
+table in code, and a test checks both against what a real server stored. Probe
+results take Telegraf's shapes (``ping``, ``net_response``, ``http_response``, and
+``quic_response`` shaped like ``http_response``) so existing dashboards work; the
+selector's view is ``borderpath_path`` and events are ``borderpath_event``.
+
+Field types never change: times are floats, counts and codes integers (``i``), text
+strings. No name is both a tag and a field (InfluxDB 3 forbids it).
+"""
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping
+
+from borderpath.core.records import EventRecord, PathSnapshot
+
+FLOAT, INTEGER, STRING = "float", "integer", "string"
+
+SERIES_TAGS = ("site", "uplink", "carrier", "pop", "region", "route")
+"""Our tags, on every probe measurement and on ``borderpath_path`` (empty ones omitted)."""
+
+EVENT_TAGS = ("site", "kind", "uplink", "pop", "protocol", "class", "severity")
+"""Tags of ``borderpath_event``: other event labels become string fields."""
+
+SLA_FIELD_PREFIX = "sla_"
+"""``borderpath_path`` has one integer field ``sla_<class>`` per SLA class (1 = met)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Measurement:
+    name: str
+    tags: tuple[str, ...]
+    fields: Mapping[str, str]
+    """Field name -> FLOAT | INTEGER | STRING."""
+
+
+_PROBE_COMMON = {"forged": INTEGER, "ttl": INTEGER}
+_PHASES = {"connect_ms": FLOAT, "tls_ms": FLOAT, "ttfb_ms": FLOAT}
+_HTTP_LIKE = {
+    "response_time": FLOAT,
+    "result_code": INTEGER,
+    **_PHASES,
+    "alpn": STRING,
+    "version": STRING,
+    **_PROBE_COMMON,
+}
+
+MEASUREMENTS: Mapping[str, Measurement] = {
+    m.name: m
+    for m in (
+        Measurement(
+            "ping",
+            (*SERIES_TAGS, "url", "error"),
+            {
+                "packets_transmitted": INTEGER,
+                "packets_received": INTEGER,
+                "percent_packet_loss": FLOAT,
+                "minimum_response_ms": FLOAT,
+                "average_response_ms": FLOAT,
+                "maximum_response_ms": FLOAT,
+                "result_code": INTEGER,
+                **_PROBE_COMMON,
+            },
+        ),
+        Measurement(
+            "net_response",
+            (*SERIES_TAGS, "server", "port", "protocol", "result", "error"),
+            {"response_time": FLOAT, "result_code": INTEGER, **_PROBE_COMMON},
+        ),
+        Measurement(
+            "http_response",
+            (*SERIES_TAGS, "server", "method", "status_code", "result", "error"),
+            {**_HTTP_LIKE, "http_response_code": INTEGER},
+        ),
+        Measurement(
+            "quic_response",
+            (*SERIES_TAGS, "server", "result", "error"),
+            {**_HTTP_LIKE, "retry": INTEGER},
+        ),
+        Measurement(
+            "borderpath_path",
+            SERIES_TAGS,
+            {
+                "state": STRING,
+                "state_code": INTEGER,
+                "loss": FLOAT,
+                "loss_upper": FLOAT,
+                "rtt_p50_ms": FLOAT,
+                "rtt_p95_ms": FLOAT,
+                "jitter_ms": FLOAT,
+                "mos": FLOAT,
+                "score": FLOAT,
+                "selected": INTEGER,
+                f"{SLA_FIELD_PREFIX}<class>": INTEGER,
+            },
+        ),
+        Measurement(
+            "borderpath_event",
+            EVENT_TAGS,
+            {"text": STRING, "<label>": STRING, "<number>": FLOAT, "<text value>": STRING},
+        ),
+    )
+}
+
+PROTOCOL_MEASUREMENT = {
+    "icmp": "ping",
+    "tcp": "net_response",
+    "udp": "net_response",
+    "http": "http_response",
+    "quic": "quic_response",
+}
+
+STATE_CODES = {"up": 0, "degraded": 1, "down": 2, "interfered": 3}
+
+# Telegraf's result tag and result_code per protocol family, from our error kind
+# (None = answered). net_response: 0 success, 1 timeout, 2 connection_failed,
+# 3 read_failed, 4 string_mismatch (a forged reply did not match what we sent).
+_NET_RESULTS: Mapping[str | None, tuple[str, int]] = {
+    None: ("success", 0),
+    "timeout": ("timeout", 1),
+    "refused": ("connection_failed", 2),
+    "unreachable": ("connection_failed", 2),
+    "reset": ("read_failed", 3),
+    "local": ("connection_failed", 2),
+    "forged": ("string_mismatch", 4),
+}
+# http_response: 0 success, 3 connection_failed, 4 timeout, 6 status code mismatch.
+_HTTP_RESULTS: Mapping[str | None, tuple[str, int]] = {
+    None: ("success", 0),
+    "timeout": ("timeout", 4),
+    "http-status": ("response_status_code_mismatch", 6),
+}
+_HTTP_FAILED = ("connection_failed", 3)
+_NET_FAILED = ("read_failed", 3)
+# ping: 0 the ping ran (loss is in percent_packet_loss), 2 ping error.
+_PING_RAN = (None, "timeout", "forged")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """What the store knows about one series (protocol "" = the path itself)."""
+
+    uplink: str
+    pop: str
+    protocol: str
+    carrier: str = ""
+    region: str = ""
+    address: str = ""
+    route: str = ""
+    """The route label from tracing (e.g. ct-cn2); empty when unknown."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredResult:
+    """One raw result row as the exporter reads it back."""
+
+    time_ns: int
+    ok: bool
+    rtt_ms: float | None
+    error: str | None
+    forged: int
+    ttl: int | None
+    extras: Mapping[str, float | int | str]
+
+
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\\": "/"})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": " "})
+
+
+def escape_tag(text: str) -> str:
+    """A tag key or value (also used for field keys, which escape the same way)."""
+    return text.translate(_TAG_ESCAPES)
+
+
+def quote_string(text: str) -> str:
+    """A string field value, quoted (newlines become spaces: one point per line)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def format_float(value: float) -> str | None:
+    """A float field value; None for NaN and infinities, which InfluxDB refuses."""
+    return repr(float(value)) if math.isfinite(value) else None
+
+
+def tag_set(tags: Mapping[str, str]) -> str:
+    """``,k=v,...`` for the non-empty tags, keys sorted (InfluxDB's preferred order)."""
+    return "".join(
+        f",{escape_tag(key)}={escape_tag(value)}" for key, value in sorted(tags.items()) if value
+    )
+
+
+def series_tags(site: str, info: SeriesInfo) -> dict[str, str]:
+    return {
+        "site": site,
+        "uplink": info.uplink,
+        "carrier": info.carrier,
+        "pop": info.pop,
+        "region": info.region,
+        "route": info.route,
+    }
+
+
+def _float_field(name: str, value: float | None) -> str:
+    if value is None:
+        return ""
+    text = format_float(value)
+    return f",{name}={text}" if text is not None else ""
+
+
+def _int_field(name: str, value: int | None) -> str:
+    return f",{name}={int(value)}i" if value is not None else ""
+
+
+def _string_field(name: str, value: object) -> str:
+    return f",{name}={quote_string(str(value))}" if value not in (None, "") else ""
+
+
+def _common_fields(result: StoredResult) -> str:
+    return _int_field("forged", result.forged) + _int_field("ttl", result.ttl)
+
+
+def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
+    tags = series_tags(site, info) | {"url": info.address or info.pop, "error": result.error or ""}
+    code = 0 if result.error in _PING_RAN else 2
+    fields = (
+        f"packets_transmitted=1i,packets_received={int(result.ok)}i"
+        f",percent_packet_loss={0.0 if result.ok else 100.0}"
+        + _float_field("minimum_response_ms", result.rtt_ms)
+        + _float_field("average_response_ms", result.rtt_ms)
+        + _float_field("maximum_response_ms", result.rtt_ms)
+        + f",result_code={code}i"
+        + _common_fields(result)
+    )
+    return f"ping{tag_set(tags)} {fields} {result.time_ns}"
+
+
+def _seconds(rtt_ms: float | None) -> float | None:
+    return rtt_ms / 1000.0 if rtt_ms is not None else None
+
+
+def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
+    outcome, code = _NET_RESULTS.get(result.error, _NET_FAILED)
+    tags = series_tags(site, info) | {
+        "server": info.address or info.pop,
+        "port": str(result.extras.get("port", "")),
+        "protocol": info.protocol,
+        "result": outcome,
+        "error": result.error or "",
+    }
+    fields = (
+        f"result_code={code}i"
+        + _float_field("response_time", _seconds(result.rtt_ms))
+        + _common_fields(result)
+    )
+    return f"net_response{tag_set(tags)} {fields} {result.time_ns}"
+
+
+def _http_like_fields(result: StoredResult, code: int) -> str:
+    extras = result.extras
+    return (
+        f"result_code={code}i"
+        + _float_field("response_time", _seconds(result.rtt_ms))
+        + "".join(_float_field(name, _number(extras.get(name))) for name in _PHASES)
+        + _string_field("alpn", extras.get("alpn"))
+        + _string_field("version", extras.get("version"))
+        + _common_fields(result)
+    )
+
+
+def _http_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
+    outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
+    status = _integer(result.extras.get("status"))
+    tags = series_tags(site, info) | {
+        "server": str(result.extras.get("url", info.address or info.pop)),
+        "method": "GET",
+        "status_code": str(status) if status is not None else "",
+        "result": outcome,
+        "error": result.error or "",
+    }
+    fields = _http_like_fields(result, code) + _int_field("http_response_code", status)
+    return f"http_response{tag_set(tags)} {fields} {result.time_ns}"
+
+
+def _quic_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
+    outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
+    tags = series_tags(site, info) | {
+        "server": info.address or info.pop,
+        "result": outcome,
+        "error": result.error or "",
+    }
+    fields = _http_like_fields(result, code) + _int_field(
+        "retry", _integer(result.extras.get("retry"))
+    )
+    return f"quic_response{tag_set(tags)} {fields} {result.time_ns}"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _integer(value: object) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+_RESULT_LINES: Mapping[str, Callable[[str, SeriesInfo, StoredResult], str]] = {
+    "icmp": _ping_line,
+    "tcp": _net_line,
+    "udp": _net_line,
+    "http": _http_line,
+    "quic": _quic_line,
+}
+
+
+def result_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
+    """The line-protocol point of one probe result, in its protocol's measurement."""
+    return _RESULT_LINES[info.protocol](site, info, result)
+
+
+def snapshot_line(site: str, info: SeriesInfo, snapshot: PathSnapshot) -> str:
+    """The ``borderpath_path`` point of one selector snapshot."""
+    fields = (
+        f"state={quote_string(snapshot.state)}"
+        + _int_field("state_code", STATE_CODES.get(snapshot.state))
+        + _float_field("loss", snapshot.loss)
+        + _float_field("loss_upper", snapshot.loss_upper)
+        + _float_field("rtt_p50_ms", snapshot.rtt_p50_ms)
+        + _float_field("rtt_p95_ms", snapshot.rtt_p95_ms)
+        + _float_field("jitter_ms", snapshot.jitter_ms)
+        + _float_field("mos", snapshot.mos)
+        + _float_field("score", snapshot.score)
+        + f",selected={int(snapshot.selected)}i"
+        + "".join(
+            _int_field(escape_tag(SLA_FIELD_PREFIX + name), int(met))
+            for name, met in sorted(snapshot.sla.items())
+        )
+    )
+    return f"borderpath_path{tag_set(series_tags(site, info))} {fields} {snapshot.time_ns}"
+
+
+def event_line(site: str, event: EventRecord) -> str:
+    """The ``borderpath_event`` point of one event (a Grafana annotation)."""
+    tags = {"site": site, "kind": event.kind} | {
+        key: value for key, value in event.labels.items() if key in EVENT_TAGS
+    }
+    fields = f"text={quote_string(event.text)}"
+    taken = {*EVENT_TAGS, "text"}
+    extra: dict[str, object] = {
+        key: value for key, value in event.labels.items() if key not in EVENT_TAGS
+    }
+    extra.update(event.values)
+    for key, value in sorted(extra.items()):
+        name = escape_tag(key if key not in taken else f"{key}_value")
+        if isinstance(value, str):
+            fields += _string_field(name, value)
+        elif isinstance(value, int | float):
+            fields += _float_field(name, float(value))
+    return f"borderpath_event{tag_set(tags)} {fields} {event.time_ns}"
+
+
+def encode_extras(extras: Mapping[str, float | int | str]) -> str | None:
+    """Extras as stored in SQLite: compact JSON, or NULL when there are none."""
+    return json.dumps(dict(extras), separators=(",", ":")) if extras else None
+
+
+def decode_extras(text: str | None) -> dict[str, float | int | str]:
+    return json.loads(text) if text else {}

@@ -1,0 +1,230 @@
+"""The outbox against a real influxd: every point read back, outages, crashes, dead letters."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
+from tests.influxd import InfluxServer
+from tests.storage.conftest import START_NS, sample_event, sample_results, sample_snapshot
+from tests.storage.v2endpoint import V2Endpoint
+
+pytestmark = pytest.mark.influx
+
+MakeDatabase = Callable[[InfluxServer], str]
+
+
+def v1_config(server: InfluxServer, database: str, **options: object) -> InfluxConfig:
+    return InfluxConfig.model_validate(
+        {"url": server.url, "api": "v1", "database": database, "retry_min": 0.05, **options}
+    )
+
+
+def open_store(path: Path, influx: InfluxConfig) -> Store:
+    return Store.open(path, site="shanghai", config=StorageConfig(influxdb=influx))
+
+
+def stored_points(server: InfluxServer, database: str) -> dict[tuple[str, int], dict[str, object]]:
+    """Every probe point in the server, keyed by (series key, time)."""
+    points = {}
+    for measurement in ("ping", "net_response", "http_response", "quic_response"):
+        for row in server.rows(f'SELECT * FROM "{measurement}" GROUP BY *', database):
+            key = (f"{measurement}/{row['uplink']}/{row['pop']}", row["time"])
+            points[key] = row
+    return points
+
+
+def assert_same_as_store(store: Store, server: InfluxServer, database: str) -> None:
+    """Every stored result is in the server once, with the same RTT and outcome."""
+    results = store.query_results(0)
+    points = stored_points(server, database)
+    assert len(points) == len(results)
+    for result in results:
+        measurement = {"icmp": "ping", "tcp": "net_response", "udp": "net_response"}.get(
+            result.protocol, f"{result.protocol}_response"
+        )
+        point = points[(f"{measurement}/{result.uplink}/{result.pop}", result.time_ns)]
+        if result.protocol == "icmp":
+            assert point["average_response_ms"] == result.rtt_ms
+            assert point["packets_received"] == int(result.ok)
+        else:
+            expected = result.rtt_ms / 1000 if result.rtt_ms is not None else None
+            assert point["response_time"] == pytest.approx(expected)
+            assert (point["result_code"] == 0) == result.ok
+
+
+def test_v1_ships_every_point_and_reads_back_identical(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database, batch_size=700)
+    store = open_store(tmp_path / "s.db", config)
+    store.set_path_labels({("ct", "hkg"): "ct-cn2"})
+    store.write_results(sample_results(3000))
+    store.add_snapshots([sample_snapshot()])
+    store.add_events([sample_event()])
+    exporter = Exporter(store.path, config)
+    report = exporter.drain(max_seconds=60)
+    assert report.caught_up and report.points == 3002
+    assert_same_as_store(store, influxd, database)
+    assert exporter.backlog() == {"results": 0, "snapshots": 0, "events": 0}
+    [path] = influxd.rows("SELECT * FROM borderpath_path", database)
+    assert (path["route"], path["selected"], path["sla_voice"]) == ("ct-cn2", 1, 0)
+    [event] = influxd.rows("SELECT * FROM borderpath_event", database)
+    assert event["text"].startswith("hkg: ct -> cu") and event["score_cu"] == 40.0
+    ping = influxd.rows("SELECT * FROM ping WHERE uplink = 'ct' AND pop = 'hkg'", database)
+    assert {row["route"] for row in ping} == {"ct-cn2"}
+    assert {row["site"] for row in ping} == {"shanghai"}
+
+
+def test_v2_request_is_exactly_what_influxdb_2_expects(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    (tmp_path / "token").write_text("s3cret-token\n")
+    endpoint = V2Endpoint(influxd.url, org="noc", bucket=database, token="s3cret-token")
+    with endpoint.serving():
+        config = InfluxConfig(
+            url=endpoint.url, api="v2", org="noc", bucket=database, token_file=tmp_path / "token"
+        )
+        store = open_store(tmp_path / "s.db", config)
+        store.write_results(sample_results(500))
+        exporter = Exporter(store.path, config)
+        report = exporter.drain(max_seconds=30)
+    assert endpoint.violations == []
+    assert report.caught_up and report.points == 500
+    assert_same_as_store(store, influxd, database)
+
+
+def test_v2_retries_after_503_honouring_retry_after(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    endpoint = V2Endpoint(influxd.url, org="noc", bucket=database, token="t")
+    endpoint.fail_next = [(503, {"Retry-After": "1"}), (429, {})]
+    os.environ["BP_TEST_TOKEN"] = "t"
+    with endpoint.serving():
+        config = InfluxConfig(
+            url=endpoint.url, org="noc", bucket=database, token_env="BP_TEST_TOKEN", retry_min=0.1
+        )
+        store = open_store(tmp_path / "s.db", config)
+        store.write_results(sample_results(50))
+        started = time.monotonic()
+        report = Exporter(store.path, config).drain(max_seconds=30)
+    assert report.failures == 2 and report.caught_up
+    assert time.monotonic() - started >= 1.0  # the server asked for 1 s
+    assert len(stored_points(influxd, database)) == 50
+
+
+def test_bad_token_goes_to_dead_letters_and_the_queue_moves_on(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    endpoint = V2Endpoint(influxd.url, org="noc", bucket=database, token="right")
+    os.environ["BP_WRONG_TOKEN"] = "wrong"
+    with endpoint.serving():
+        config = InfluxConfig(
+            url=endpoint.url, org="noc", bucket=database, token_env="BP_WRONG_TOKEN"
+        )
+        store = open_store(tmp_path / "s.db", config)
+        store.write_results(sample_results(20))
+        report = Exporter(store.path, config).drain(max_seconds=10)
+    # the 20 results, then the event saying so (refused too, with the same token)
+    assert report.caught_up and report.dead_letters == 21
+    letters = store.dead_letters()
+    assert [letter.source for letter in letters] == ["results"] * 20 + ["events"]
+    assert {letter.status for letter in letters} == {401}
+    assert "unauthorized" in letters[0].message and "wrong" not in letters[0].message
+    [event] = store.query_events(0, kind="export.dead_letter")
+    assert "401" in event.text
+
+
+def test_field_type_conflict_dead_letters_only_the_bad_point(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database)
+    store = open_store(tmp_path / "s.db", config)
+    events = [sample_event(START_NS + i, detail=1.5) for i in range(40)]
+    events[17] = sample_event(START_NS + 17, detail="not a number")
+    store.add_events(events)
+    exporter = Exporter(store.path, config)
+    report = exporter.drain(max_seconds=30)
+    [letter] = store.dead_letters()
+    assert letter.status == 400 and "field type conflict" in letter.message
+    assert "not a number" in letter.line
+    assert report.dead_letters == 1
+    # the queue moved on: the 39 good events and the next one are there
+    store.add_events([sample_event(START_NS + 100, detail=2.5)])
+    exporter.drain(max_seconds=30)
+    kinds = [row["kind"] for row in influxd.rows("SELECT * FROM borderpath_event", database)]
+    assert kinds == ["decision"] * 40
+
+
+def test_outage_loses_nothing_and_drains_after_restart(
+    tmp_path: Path, own_influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(own_influxd)
+    config = v1_config(own_influxd, database, retry_max=0.2, batch_size=400)
+    store = open_store(tmp_path / "s.db", config)
+    exporter = Exporter(store.path, config)
+    stream = sample_results(3000)
+    store.write_results(stream[:1000])
+    assert exporter.drain(max_seconds=30).caught_up
+    own_influxd.stop()
+    store.write_results(stream[1000:2000])
+    down = exporter.drain(max_seconds=1.0)
+    assert down.failures >= 2 and down.points == 0 and not down.caught_up
+    store.write_results(stream[2000:])
+    own_influxd.start()
+    assert exporter.drain(max_seconds=60).caught_up
+    assert_same_as_store(store, own_influxd, database)
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
+from tests.storage.conftest import sample_results
+config = InfluxConfig(url=sys.argv[2], api="v1", database=sys.argv[3], batch_size=300)
+store = Store.open(Path(sys.argv[1]), site="shanghai", config=StorageConfig(influxdb=config))
+exporter = Exporter(store.path, config)
+for batch in range(10**6):
+    store.write_results(sample_results(500, start_ns=1_700_000_000_000_000_000 + batch * 10**10))
+    print(batch + 1, flush=True)
+    exporter.run_once()
+"""
+
+
+def test_kill_9_mid_stream_keeps_the_file_sound_and_shipping_resumes(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    path = tmp_path / "s.db"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(path), influxd.url, database],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert writer.stdout is not None
+    committed = 0
+    while committed < 30:
+        committed = int(writer.stdout.readline())
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    config = v1_config(influxd, database)
+    store = open_store(path, config)
+    assert store.integrity_check() == "ok"
+    assert len(store.query_results(0)) >= committed * 500
+    exporter = Exporter(path, config)
+    shipped_before = sum(len(points) for points in [stored_points(influxd, database)])
+    assert 0 < shipped_before < len(store.query_results(0))
+    assert exporter.drain(max_seconds=60).caught_up
+    assert_same_as_store(store, influxd, database)
