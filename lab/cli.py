@@ -9,6 +9,7 @@ from borderpath.lab.layout import DEFAULT_NAME
 
 
 def add_commands(commands: Any) -> None:
+    add_demo_command(commands)
     lab = commands.add_parser("lab", help="the emulated China border (network namespaces)")
     actions = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -43,6 +44,18 @@ def add_commands(commands: Any) -> None:
     config = actions.add_parser("agent-config", help="print an agent config for the lab's branch")
     _name(config)
     config.set_defaults(run=_agent_config)
+
+
+def add_demo_command(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="show the lab and what it measures, then take it down")
+    demo.add_argument("--scenario", type=Path, help="scenario TOML to play instead of the default")
+    demo.set_defaults(run=_demo)
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    from borderpath.lab.demo import run_demo
+
+    return run_demo(arguments.scenario)
 
 
 def _name(parser: argparse.ArgumentParser) -> None:
