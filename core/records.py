@@ -7,13 +7,9 @@ made them.
 
 import dataclasses
 from collections.abc import Mapping
-from types import MappingProxyType
 
 Value = float | int | str | bool
 
-_EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
-_EMPTY_VALUES: Mapping[str, Value] = MappingProxyType({})
-_EMPTY_VERDICTS: Mapping[str, bool] = MappingProxyType({})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -29,9 +25,9 @@ class EventRecord:
     ``agent.start``, ``agent.stop``, ``storage.dropped``, ``export.dead_letter``."""
     text: str
     """One sentence for a human: the reason in words."""
-    labels: Mapping[str, str] = _EMPTY_LABELS
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Where it happened: uplink, pop, protocol, class, severity, fingerprint..."""
-    values: Mapping[str, Value] = _EMPTY_VALUES
+    values: Mapping[str, Value] = dataclasses.field(default_factory=dict)
     """The numbers behind it (scores, loss, rtt) and other details."""
 
 
@@ -56,5 +52,5 @@ class PathSnapshot:
     """Lower is better; None when the path cannot be scored."""
     selected: bool
     """Traffic to this PoP currently takes this path."""
-    sla: Mapping[str, bool] = _EMPTY_VERDICTS
+    sla: Mapping[str, bool] = dataclasses.field(default_factory=dict)
     """Verdict per SLA class name: True = the path meets it."""

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from borderpath.lab.hops import labelled_prefixes
+
 LAB_INTERVAL = "200ms"
 
 
@@ -38,4 +40,7 @@ def agent_config(status: dict[str, Any]) -> str:
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]
+    lines += ["[trace]", "# The lab's hop blocks, read as the backbones they stand for."]
+    prefixes = ", ".join(f'"{prefix}" = "{label}"' for prefix, label in labelled_prefixes().items())
+    lines += [f"extra_prefixes = {{ {prefixes} }}", ""]
     return "\n".join(lines)

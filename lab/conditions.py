@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pydantic
 
 from borderpath.core.model import StrictModel
+from borderpath.lab.hops import ROUTES
 
 PROTOCOLS = ("icmp", "tcp", "udp", "other")
 DIRECTIONS = ("out", "in")
@@ -35,6 +36,8 @@ class Conditions:
     """Police to this rate in kbit/s, dropping the excess; 0 means no limit."""
     inject: Inject = "none"
     """Forge answers to requests going out: ``rst`` to TCP SYNs, ``echo`` to pings and UDP."""
+    route: str = ""
+    """The hop skeleton a trace sees (lab/hops.py); empty: the uplink's own backbone."""
 
 
 _FIELDS = {field.name for field in dataclasses.fields(Conditions)}
@@ -49,6 +52,14 @@ class ConditionValues(StrictModel):
     blackhole: pydantic.StrictBool | None = None
     rate_kbps: float | None = pydantic.Field(None, ge=0)
     inject: Inject | None = None
+    route: str | None = None
+
+    @pydantic.field_validator("route")
+    @classmethod
+    def _known_route(cls, value: str | None) -> str | None:
+        if value is not None and value not in ROUTES:
+            raise ValueError(f"no route named {value!r} (one of {', '.join(ROUTES)})")
+        return value
 
     def changes(self) -> dict[str, Any]:
         return {key: value for key, value in self if value is not None and key in _FIELDS}

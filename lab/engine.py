@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.lab.conditions import Conditions, ConditionTable, Key
-from borderpath.lab.frames import forge, protocol_class
+from borderpath.lab.frames import forge, ipv4_ttl, protocol_class, time_exceeded, with_ttl
+from borderpath.lab.hops import hop_addresses
 from borderpath.lab.layout import LabFiles
 from borderpath.lab.scenario import Event, initial_conditions
 from borderpath.lab.topology import LabPlan
@@ -50,6 +51,9 @@ LATENESS_WEIGHT = 0.05
 """How fast the estimate of the engine's own wake-up lateness follows what it measures."""
 _TIMESPEC = struct.Struct("@qq")
 
+HOP_ANSWER_TTL = 255
+"""Routers answer with TTL 255 less the hops back to the sender."""
+
 COUNTERS = ("passed", "lost", "blackholed", "policed", "forged")
 log = logging.getLogger("borderpath.lab.engine")
 
@@ -62,6 +66,9 @@ class Port:
     uplink: str
     pop: str
     direction: str
+    pop_index: int
+    backbone: str
+    """The route its path takes unless the conditions name another."""
     peer: "Port | None" = None
 
 
@@ -102,6 +109,7 @@ class Engine:
         self.random = random.Random()
         self.counters: dict[Key, list[int]] = {}
         self.policers: dict[Key, Policer] = {}
+        self.hop_cache: dict[tuple[str, int, str], list[bytes | None]] = {}
         self.ports: dict[int, Port] = {}
         self.control = self._open_control()
         self.stopping = False
@@ -111,10 +119,10 @@ class Engine:
 
     def open_wires(self) -> None:
         for path in self.plan.paths:
-            carrier_side = Port(
-                _packet_socket(path.wire_carrier), path.uplink.name, path.pop.name, "out"
-            )
-            pop_side = Port(_packet_socket(path.wire_pop), path.uplink.name, path.pop.name, "in")
+            where = (path.uplink.name, path.pop.name)
+            route = (self.plan.pops.index(path.pop) + 1, path.uplink.backbone)
+            carrier_side = Port(_packet_socket(path.wire_carrier), *where, "out", *route)
+            pop_side = Port(_packet_socket(path.wire_pop), *where, "in", *route)
             carrier_side.peer, pop_side.peer = pop_side, carrier_side
             self.ports[carrier_side.sock.fileno()] = carrier_side
             self.ports[pop_side.sock.fileno()] = pop_side
@@ -191,11 +199,36 @@ class Engine:
             counters[1] += 1
         else:
             counters[0] += 1
-            delay = self.delay_s(conditions)
-            if delay:
-                self.schedule(now + delay, port.peer.sock, frame)
-            else:
-                self.transmit(port.peer.sock, frame)
+            self.forward(port, frame, conditions, now)
+
+    def forward(self, port: Port, frame: bytes, conditions: Conditions, now: float) -> None:
+        """Cross the path's routers, then its delay; a TTL that runs out on the way gets
+        the time-exceeded of the router it ran out at (unless that router is silent)."""
+        assert port.peer is not None
+        hops = self.hops(port, conditions.route or port.backbone)
+        ttl = ipv4_ttl(frame)
+        if ttl is not None and ttl <= len(hops):
+            router = hops[ttl - 1]
+            if router is not None:
+                there_and_back = 2 * self.delay_s(conditions) * ttl / (len(hops) + 1)
+                answer = time_exceeded(frame, router, HOP_ANSWER_TTL - ttl)
+                self.schedule(now + there_and_back, port.sock, answer)
+            return
+        if ttl is not None:
+            frame = with_ttl(frame, ttl - len(hops))
+        delay = self.delay_s(conditions)
+        if delay:
+            self.schedule(now + delay, port.peer.sock, frame)
+        else:
+            self.transmit(port.peer.sock, frame)
+
+    def hops(self, port: Port, route: str) -> list[bytes | None]:
+        """The routers in the order this port's frames meet them (reversed coming back)."""
+        key = (route, port.pop_index, port.direction)
+        if key not in self.hop_cache:
+            addresses = [a.packed if a else None for a in hop_addresses(route, port.pop_index)]
+            self.hop_cache[key] = addresses if port.direction == "out" else addresses[::-1]
+        return self.hop_cache[key]
 
     def inject(self, port: Port, frame: bytes, conditions: Conditions) -> int:
         wanted = "tcp" if conditions.inject == "rst" else ("icmp", "udp")

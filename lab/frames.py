@@ -19,6 +19,7 @@ IPPROTO_UDP = 17
 IPPROTO_ICMPV6 = 58
 ICMP_ECHO_REPLY = 0
 ICMP_ECHO_REQUEST = 8
+ICMP_TIME_EXCEEDED = 11
 TCP_SYN = 0x02
 TCP_RST = 0x04
 TCP_ACK = 0x10
@@ -120,7 +121,9 @@ def _ipv4(frame: bytes) -> tuple[int, int, bytes, bytes] | None:
     )
 
 
-def _ipv4_header(source: bytes, destination: bytes, protocol: int, payload: bytes) -> bytes:
+def _ipv4_header(
+    source: bytes, destination: bytes, protocol: int, payload: bytes, ttl: int = FORGED_TTL
+) -> bytes:
     identification = int.from_bytes(os.urandom(2), "big")
     header = struct.pack(
         "!BBHHHBBH4s4s",
@@ -129,7 +132,7 @@ def _ipv4_header(source: bytes, destination: bytes, protocol: int, payload: byte
         20 + len(payload),
         identification,
         0,
-        FORGED_TTL,
+        ttl,
         protocol,
         0,
         source,
@@ -170,3 +173,29 @@ def _udp(
     udp = source_port + destination_port + struct.pack("!HH", length, 0) + body
     value = checksum(_pseudo_header(source, destination, IPPROTO_UDP, length) + udp) or 0xFFFF
     return udp[:6] + struct.pack("!H", value) + udp[8:]
+
+
+def ipv4_ttl(frame: bytes) -> int | None:
+    """The TTL of an IPv4 frame, None for anything else."""
+    return frame[ETH_HEADER + 8] if _ipv4(frame) is not None else None
+
+
+def with_ttl(frame: bytes, ttl: int) -> bytes:
+    """The same IPv4 frame with another TTL and a header checksum to match."""
+    header_length = (frame[ETH_HEADER] & 0x0F) * 4
+    header = bytearray(frame[ETH_HEADER : ETH_HEADER + header_length])
+    header[8] = ttl
+    header[10:12] = b"\0\0"
+    header[10:12] = struct.pack("!H", checksum(bytes(header)))
+    return frame[:ETH_HEADER] + bytes(header) + frame[ETH_HEADER + header_length :]
+
+
+def time_exceeded(frame: bytes, router: bytes, ttl: int) -> bytes:
+    """The ICMP time-exceeded a router at ``router`` sends back for this IPv4 frame."""
+    header_length = (frame[ETH_HEADER] & 0x0F) * 4
+    quoted = frame[ETH_HEADER : ETH_HEADER + header_length + 8]
+    icmp = struct.pack("!BBHI", ICMP_TIME_EXCEEDED, 0, 0, 0) + quoted
+    icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
+    source = frame[ETH_HEADER + 12 : ETH_HEADER + 16]
+    reply_eth = frame[6:12] + frame[0:6] + frame[12:14]
+    return reply_eth + _ipv4_header(router, source, IPPROTO_ICMP, icmp, ttl)

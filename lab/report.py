@@ -56,6 +56,8 @@ def _conditions_text(row: dict[str, Any]) -> str:
         text += f", policed to {row['rate_kbps']:g} kbit/s"
     if row["inject"] != "none":
         text += f", injecting {row['inject']}"
+    if row["route"]:
+        text += f", route {row['route']}"
     return text
 
 

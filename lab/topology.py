@@ -19,6 +19,7 @@ import pydantic
 from borderpath.core.model import StrictModel
 from borderpath.core.tomlfile import load_model
 from borderpath.lab.conditions import PathChange
+from borderpath.lab.hops import ROUTES
 
 DEFAULT_TOPOLOGY = Path(__file__).with_name("shanghai.toml")
 RESERVED_NAMES = {"branch", "lan", "border"}
@@ -35,7 +36,15 @@ ShortName = pydantic.constr(pattern=r"^[a-z][a-z0-9]{0,5}$")
 class UplinkSpec(StrictModel):
     name: ShortName  # type: ignore[valid-type]
     carrier: str
-    backbone: str = "unknown"
+    backbone: str
+    """The route (hop skeleton) its paths take unless an event switches it."""
+
+    @pydantic.field_validator("backbone")
+    @classmethod
+    def _known_route(cls, value: str) -> str:
+        if value not in ROUTES:
+            raise ValueError(f"no route named {value!r} (one of {', '.join(ROUTES)})")
+        return value
 
 
 class PopSpec(StrictModel):

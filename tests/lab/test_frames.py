@@ -5,7 +5,16 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from borderpath.lab.frames import FORGED_TTL, RST_BURST, checksum, forge, protocol_class
+from borderpath.lab.frames import (
+    FORGED_TTL,
+    RST_BURST,
+    checksum,
+    forge,
+    ipv4_ttl,
+    protocol_class,
+    time_exceeded,
+    with_ttl,
+)
 
 BRANCH_MAC = bytes.fromhex("02000000000a")
 CARRIER_MAC = bytes.fromhex("02000000000b")
@@ -90,3 +99,20 @@ def test_garbage_never_raises(frame: bytes) -> None:
 def test_truncated_ip_never_raises(payload: bytes) -> None:
     for protocol in (1, 6, 17):
         forge(ipv4_frame(protocol, payload)[: 14 + 20 + len(payload) // 2])
+
+
+def test_time_exceeded_quotes_the_expired_packet_from_the_router() -> None:
+    probe = ipv4_frame(17, struct.pack("!HHHH", 33434, 443, 8, 0), ttl=3)
+    router = bytes([198, 18, 1, 19])
+    answer = time_exceeded(probe, router, ttl=250)
+    header, icmp = ip_parts(answer)
+    assert (header[12:16], header[16:20], header[8]) == (router, SOURCE, 250)
+    assert checksum(header) == 0 and checksum(icmp) == 0
+    assert icmp[:2] == b"\x0b\x00" and icmp[8:] == probe[14 : 14 + 28]
+
+
+def test_with_ttl_keeps_the_header_valid() -> None:
+    frame = with_ttl(ipv4_frame(1, bytes(8), ttl=64), 57)
+    header, _ = ip_parts(frame)
+    assert ipv4_ttl(frame) == 57 and checksum(header) == 0
+    assert ipv4_ttl(CARRIER_MAC + BRANCH_MAC + b"\x08\x06" + bytes(28)) is None

@@ -15,6 +15,7 @@ import pytest
 
 from borderpath.lab import netns
 from borderpath.lab.frames import FORGED_TTL, checksum
+from borderpath.lab.hops import hop_addresses
 from borderpath.lab.lab import Lab
 from borderpath.lab.measure import fping_rtts, summary
 from tests.conftest import FileWriter, LabFactory, unique_lab_name
@@ -171,6 +172,33 @@ def test_event_changes_the_path_at_its_time(
             changed_at = float(stamp.lstrip("[")) - rtt / 1000 - started
             break
     assert changed_at is not None and abs(changed_at - 2.0) <= 0.2, changed_at
+
+
+def trace(lab: Lab, uplink: str, pop: str) -> list[str | None]:
+    """The hops after the carrier's gateway, as ``ping -t`` sees them (None: silent)."""
+    hops: list[str | None] = []
+    for ttl in range(2, 12):
+        argv = ["ping", "-n", "-c1", "-W1", "-t", str(ttl), "-I", uplink_address(lab, uplink)]
+        argv.append(pop_address(lab, pop))
+        out = subprocess.run(
+            netns.exec_argv(lab.namespace("branch"), argv),
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        if "bytes from" in out:
+            return hops
+        hops.append(out.split("From ")[1].split()[0] if "From " in out else None)
+    raise AssertionError(f"no answer from {pop} within 11 hops: {hops}")
+
+
+def test_traces_cross_the_uplinks_backbone_and_follow_a_route_change(lab: Lab) -> None:
+    ct_163 = [str(a) if a else None for a in hop_addresses("ct-163", 3)]
+    assert trace(lab, "ct", "sin") == ct_163
+    lab.apply([{"uplink": "ct", "pop": "sin", "route": "ct-cn2-gia"}])
+    after = trace(lab, "ct", "sin")
+    assert after == [str(a) if a else None for a in hop_addresses("ct-cn2-gia", 3)]
+    assert any(hop and hop.startswith("198.18.2.") for hop in after)  # CN2's block
 
 
 def raw_socket(lab: Lab, protocol: int) -> socket.socket:

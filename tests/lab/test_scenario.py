@@ -130,6 +130,7 @@ MISTAKES = [
         r"events\[0\] is at 20s, after the scenario's duration of 10s",
     ),
     ("not_toml", "[[events]\nat = 1\n", r"scenario.toml:1: not valid TOML"),
+    ("unknown_route", "[[paths]]\nroute = 'cn3'\n", r":2: paths\[0\]\.route: no route named 'cn3'"),
     ("defaults_with_selector", "[defaults]\nuplink = 'ct'\n", r":2: defaults\.uplink: unknown key"),
 ]
 
@@ -148,28 +149,33 @@ def test_each_mistake_is_one_line_naming_line_and_key(
 TOPOLOGY_MISTAKES = [
     (
         "reserved_name",
-        "name='x'\n[[uplinks]]\nname='lan'\ncarrier='c'\n[[pops]]\nname='hkg'\nregion='HK'\n",
+        "name='x'\n[[uplinks]]\nname='lan'\ncarrier='c'\nbackbone='ct-163'\n[[pops]]\nname='hkg'\nregion='HK'\n",
         r"'lan' is reserved",
     ),
     (
         "duplicate_name",
-        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\n[[pops]]\nname='ct'\nregion='HK'\n",
+        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\nbackbone='ct-163'\n[[pops]]\nname='ct'\nregion='HK'\n",
         r"'ct' is used twice",
     ),
     (
         "long_name",
-        "name='x'\n[[uplinks]]\nname='telecom1'\ncarrier='c'\n[[pops]]\nname='hkg'\nregion='HK'\n",
+        "name='x'\n[[uplinks]]\nname='telecom1'\ncarrier='c'\nbackbone='ct-163'\n[[pops]]\nname='hkg'\nregion='HK'\n",
         r":3: uplinks\[0\]\.name",
     ),
     (
+        "unknown_backbone",
+        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\nbackbone='ct-999'\n[[pops]]\nname='a'\nregion='HK'\n",
+        r":5: uplinks\[0\]\.backbone: no route named 'ct-999'",
+    ),
+    (
         "no_pops",
-        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\n",
+        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\nbackbone='ct-163'\n",
         r"pops: required key is missing",
     ),
     (
         "path_to_unknown_pop",
-        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\n[[pops]]\nname='hkg'\nregion='HK'\n[[paths]]\npop='ams'\n",
-        r":9: paths\[0\]\.pop: no pop named 'ams'",
+        "name='x'\n[[uplinks]]\nname='ct'\ncarrier='c'\nbackbone='ct-163'\n[[pops]]\nname='hkg'\nregion='HK'\n[[paths]]\npop='ams'\n",
+        r":10: paths\[0\]\.pop: no pop named 'ams'",
     ),
 ]
 
