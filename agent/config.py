@@ -11,6 +11,7 @@ from typing import Self
 
 import pydantic
 
+from borderpath.agent.status_api import parse_listen
 from borderpath.alerts.config import AlertsConfig
 from borderpath.core.model import StrictModel
 from borderpath.core.tomlfile import load_model
@@ -31,6 +32,12 @@ class StatusConfig(StrictModel):
         "127.0.0.1:9108",
         description="Status API address: loopback host:port, or a unix socket path.",
     )
+
+    @pydantic.field_validator("listen")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        parse_listen(value)
+        return value
 
 
 class AgentConfig(StrictModel):
