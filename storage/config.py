@@ -80,7 +80,7 @@ class InfluxConfig(StrictModel):
         "", description="v1: environment variable holding the password, if no password_file."
     )
     batch_size: int = pydantic.Field(
-        5000, ge=1, le=100_000, description="Most points sent in one write request."
+        10_000, ge=1, le=100_000, description="Most points sent in one write request."
     )
     flush_interval: Seconds = pydantic.Field(
         10.0, gt=0, description="Longest a stored point waits before it is shipped."

@@ -66,6 +66,14 @@ class _Rejected:
     line: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Batch:
+    table: str
+    last_id: int
+    """Id of the batch's last row: the cursor once the server has answered."""
+    lines: list[str]
+
+
 @dataclasses.dataclass(slots=True)
 class DrainReport:
     points: int = 0
@@ -100,11 +108,15 @@ class Exporter:
         self._series: dict[int, SeriesInfo] = {}
         self._failures = 0
         self._stopping = threading.Event()
+        self._sender = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="borderpath-export-send"
+        )
         self.report = DrainReport()
         """Totals since this exporter was made."""
 
     def close(self) -> None:
         self._stopping.set()
+        self._sender.shutdown(wait=True)
         self._sink.close()
         self._db.close()
 
@@ -121,7 +133,13 @@ class Exporter:
     def run_once(self) -> int:
         """Ship at most one batch per table; returns the rows taken off the queue
         (shipped or dead-lettered). A retryable failure raises WriteFailed."""
-        return sum(self._ship_table(table) for table in db.EXPORTED_TABLES)
+        taken = 0
+        for table in db.EXPORTED_TABLES:
+            batch = self._read(table, db.get_cursor(self._db, self.name, table))
+            if batch is not None:
+                self._commit(batch, self._send(batch.lines))
+                taken += len(batch.lines)
+        return taken
 
     def drain(self, max_seconds: float | None = None) -> DrainReport:
         """Ship until nothing is left, retrying with backoff; stop after ``max_seconds``
@@ -132,7 +150,7 @@ class Exporter:
         caught_up = False
         while not self._stopping.is_set():
             try:
-                caught_up = self.run_once() == 0
+                caught_up = self._ship_all(deadline)
                 self._failures = 0
             except WriteFailed as failure:
                 self.report.failures += 1
@@ -173,22 +191,38 @@ class Exporter:
         ceiling = min(self.config.retry_max, self.config.retry_min * 2.0 ** (self._failures - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _ship_table(self, table: str) -> int:
-        cursor = db.get_cursor(self._db, self.name, table)
-        rows = self._db.execute(_SELECTS[table], (cursor, self.config.batch_size)).fetchall()
+    def _ship_all(self, deadline: float | None) -> bool:
+        """Ship every table to its end (True) or until the deadline (False). The next
+        batch is read and rendered while the server takes the current one."""
+        for table in db.EXPORTED_TABLES:
+            batch = self._read(table, db.get_cursor(self._db, self.name, table))
+            while batch is not None:
+                sending = self._sender.submit(self._send, batch.lines)
+                following = self._read(table, batch.last_id)
+                self._commit(batch, sending.result())
+                batch = following
+                over = deadline is not None and time.monotonic() >= deadline
+                if batch is not None and (over or self._stopping.is_set()):
+                    return False
+        return True
+
+    def _read(self, table: str, after_id: int) -> _Batch | None:
+        """The next batch of ``table`` after ``after_id``, rendered; None at the end."""
+        rows = self._db.execute(_SELECTS[table], (after_id, self.config.batch_size)).fetchall()
         if not rows:
-            return 0
+            return None
         render = {"results": self._result, "snapshots": self._snapshot, "events": self._event}
-        lines = [render[table](row) for row in rows]
-        rejected = self._send(lines)
+        return _Batch(table, rows[-1][0], [render[table](row) for row in rows])
+
+    def _commit(self, batch: _Batch, rejected: list[_Rejected]) -> None:
+        """Move the cursor past a batch the server answered, with its dead letters."""
         with db.transaction(self._db):
-            db.set_cursor(self._db, self.name, table, rows[-1][0])
-            db.add_counter(self._db, f"shipped_{self.name}", len(lines) - len(rejected))
+            db.set_cursor(self._db, self.name, batch.table, batch.last_id)
+            db.add_counter(self._db, f"shipped_{self.name}", len(batch.lines) - len(rejected))
             if rejected:
-                self._dead_letter(table, rejected)
-        self.report.points += len(lines) - len(rejected)
+                self._dead_letter(batch.table, rejected)
+        self.report.points += len(batch.lines) - len(rejected)
         self.report.dead_letters += len(rejected)
-        return len(rows)
 
     def _send(self, lines: list[str]) -> list[_Rejected]:
         """Send lines; returns those refused for good. Retryable failures propagate."""

@@ -68,33 +68,10 @@ def json_lines(rows: Sequence[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, separators=(",", ":"))
 
 
+_STATS = ("sent", "received", "loss", "rtt_p50_ms", "rtt_p95_ms", "jitter_ms", "forged")
 _COLUMNS = {
-    "series": (
-        "uplink",
-        "pop",
-        "protocol",
-        "sent",
-        "received",
-        "loss",
-        "rtt_p50_ms",
-        "rtt_p95_ms",
-        "jitter_ms",
-        "forged",
-    ),
-    "paths": (
-        "uplink",
-        "pop",
-        "sent",
-        "received",
-        "loss",
-        "rtt_p50_ms",
-        "rtt_p95_ms",
-        "jitter_ms",
-        "forged",
-        "state",
-        "score",
-        "selected",
-    ),
+    "series": ("uplink", "pop", "protocol", *_STATS),
+    "paths": ("uplink", "pop", *_STATS, "state", "score", "selected"),
     "events": ("time", "kind", "labels", "text"),
 }
 

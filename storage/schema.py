@@ -11,6 +11,7 @@ strings. No name is both a tag and a field (InfluxDB 3 forbids it).
 """
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -203,6 +204,12 @@ def series_tags(site: str, info: SeriesInfo) -> dict[str, str]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _key(measurement: str, site: str, info: SeriesInfo, tags: tuple[tuple[str, str], ...]) -> str:
+    """``measurement,tags`` of a point: cached, as a series has few distinct outcomes."""
+    return measurement + tag_set(series_tags(site, info) | dict(tags))
+
+
 def _float_field(name: str, value: float | None) -> str:
     if value is None:
         return ""
@@ -223,7 +230,9 @@ def _common_fields(result: StoredResult) -> str:
 
 
 def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
-    tags = series_tags(site, info) | {"url": info.address or info.pop, "error": result.error or ""}
+    key = _key(
+        "ping", site, info, (("url", info.address or info.pop), ("error", result.error or ""))
+    )
     code = 0 if result.error in _PING_RAN else 2
     fields = (
         f"packets_transmitted=1i,packets_received={int(result.ok)}i"
@@ -234,7 +243,7 @@ def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
         + f",result_code={code}i"
         + _common_fields(result)
     )
-    return f"ping{tag_set(tags)} {fields} {result.time_ns}"
+    return f"{key} {fields} {result.time_ns}"
 
 
 def _seconds(rtt_ms: float | None) -> float | None:
@@ -243,19 +252,19 @@ def _seconds(rtt_ms: float | None) -> float | None:
 
 def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     outcome, code = _NET_RESULTS.get(result.error, _NET_FAILED)
-    tags = series_tags(site, info) | {
-        "server": info.address or info.pop,
-        "port": str(result.extras.get("port", "")),
-        "protocol": info.protocol,
-        "result": outcome,
-        "error": result.error or "",
-    }
+    tags = (
+        ("server", info.address or info.pop),
+        ("port", str(result.extras.get("port", ""))),
+        ("protocol", info.protocol),
+        ("result", outcome),
+        ("error", result.error or ""),
+    )
     fields = (
         f"result_code={code}i"
         + _float_field("response_time", _seconds(result.rtt_ms))
         + _common_fields(result)
     )
-    return f"net_response{tag_set(tags)} {fields} {result.time_ns}"
+    return f"{_key('net_response', site, info, tags)} {fields} {result.time_ns}"
 
 
 def _http_like_fields(result: StoredResult, code: int) -> str:
@@ -273,28 +282,28 @@ def _http_like_fields(result: StoredResult, code: int) -> str:
 def _http_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
     status = _integer(result.extras.get("status"))
-    tags = series_tags(site, info) | {
-        "server": str(result.extras.get("url", info.address or info.pop)),
-        "method": "GET",
-        "status_code": str(status) if status is not None else "",
-        "result": outcome,
-        "error": result.error or "",
-    }
+    tags = (
+        ("server", str(result.extras.get("url", info.address or info.pop))),
+        ("method", "GET"),
+        ("status_code", str(status) if status is not None else ""),
+        ("result", outcome),
+        ("error", result.error or ""),
+    )
     fields = _http_like_fields(result, code) + _int_field("http_response_code", status)
-    return f"http_response{tag_set(tags)} {fields} {result.time_ns}"
+    return f"{_key('http_response', site, info, tags)} {fields} {result.time_ns}"
 
 
 def _quic_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
-    tags = series_tags(site, info) | {
-        "server": info.address or info.pop,
-        "result": outcome,
-        "error": result.error or "",
-    }
+    tags = (
+        ("server", info.address or info.pop),
+        ("result", outcome),
+        ("error", result.error or ""),
+    )
     fields = _http_like_fields(result, code) + _int_field(
         "retry", _integer(result.extras.get("retry"))
     )
-    return f"quic_response{tag_set(tags)} {fields} {result.time_ns}"
+    return f"{_key('quic_response', site, info, tags)} {fields} {result.time_ns}"
 
 
 def _number(value: object) -> float | None:
@@ -338,7 +347,7 @@ def snapshot_line(site: str, info: SeriesInfo, snapshot: PathSnapshot) -> str:
             for name, met in sorted(snapshot.sla.items())
         )
     )
-    return f"borderpath_path{tag_set(series_tags(site, info))} {fields} {snapshot.time_ns}"
+    return f"{_key('borderpath_path', site, info, ())} {fields} {snapshot.time_ns}"
 
 
 def event_line(site: str, event: EventRecord) -> str:

@@ -1,0 +1,131 @@
+"""Drain rate of the outbox into a real local influxd (goal: at least 50,000 points/s).
+
+    python -m bench.storage_drain           (writes bench/results/storage_drain.json)
+
+A backlog of probe results is stored (as after an outage), then ``Exporter.drain()``
+ships it to Debian's influxd 1.6.7 started on a loopback port: through the v1 sink,
+and through the v2 sink via the tests' /api/v2/write stand-in (a Python proxy in front
+of influxd's /write, so that figure includes the proxy's own cost). The anchor in the
+same run is the server's ceiling: the same line protocol, rendered beforehand, POSTed
+gzip-compressed in the same batch size straight to /write.
+"""
+
+import gzip
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.storage_ingest import stream
+from borderpath.probes.result import ProbeResult
+from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
+from borderpath.storage.schema import SeriesInfo, StoredResult, result_line
+from tests.influxd import running_influxd
+from tests.storage.v2endpoint import V2Endpoint
+
+BACKLOG = 200_000
+V2_BACKLOG = 50_000
+BATCH = 10_000
+GOAL = 50_000
+RESULTS = Path(__file__).parent / "results" / "storage_drain.json"
+
+
+def exporter_rate(path: Path, config: InfluxConfig, count: int) -> float:
+    store = Store.open(path, site="bench", config=StorageConfig(influxdb=config))
+    store.write_results(stream(count))
+    store.close()
+    exporter = Exporter(path, config)
+    report = exporter.drain(max_seconds=600)
+    exporter.close()
+    if not report.caught_up or report.points != count:
+        raise RuntimeError(f"drain incomplete: {report}")
+    return report.points / report.seconds
+
+
+def anchor_rate(url: str, database: str, count: int) -> float:
+    """Pre-rendered lines, gzip, straight to /write: what the server itself sustains."""
+    lines = [
+        result_line("bench", SeriesInfo(r.uplink, r.pop, r.protocol), _stored(r))
+        for r in stream(count)
+    ]
+    with httpx.Client(base_url=url, timeout=60) as client:
+        start = time.perf_counter()
+        for offset in range(0, count, BATCH):
+            body = gzip.compress("\n".join(lines[offset : offset + BATCH]).encode(), 1)
+            response = client.post(
+                "/write",
+                params={"db": database, "precision": "ns"},
+                content=body,
+                headers={"Content-Encoding": "gzip"},
+            )
+            response.raise_for_status()
+        return count / (time.perf_counter() - start)
+
+
+def _stored(result: ProbeResult) -> StoredResult:
+    return StoredResult(
+        result.time_ns,
+        result.ok,
+        result.rtt_ms,
+        result.error,
+        result.forged,
+        result.ttl,
+        result.extras,
+    )
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as name, running_influxd(Path(name) / "influxd") as server:
+        directory = Path(name)
+        for database in ("anchor", "v1", "v2"):
+            server.create_database(database)
+        anchor = anchor_rate(server.url, "anchor", BACKLOG)
+        v1 = exporter_rate(
+            directory / "v1.db",
+            InfluxConfig(url=server.url, api="v1", database="v1", batch_size=BATCH),
+            BACKLOG,
+        )
+        os.environ["BENCH_TOKEN"] = "bench"
+        endpoint = V2Endpoint(server.url, org="noc", bucket="v2", token="bench")
+        with endpoint.serving():
+            v2 = exporter_rate(
+                directory / "v2.db",
+                InfluxConfig(
+                    url=endpoint.url,
+                    org="noc",
+                    bucket="v2",
+                    token_env="BENCH_TOKEN",
+                    batch_size=BATCH,
+                ),
+                V2_BACKLOG,
+            )
+    report = {
+        "goal_points_per_s": GOAL,
+        "batch_size": BATCH,
+        "anchor_direct_write_points_per_s": round(anchor),
+        "v1_exporter_points_per_s": round(v1),
+        "v2_exporter_via_proxy_points_per_s": round(v2),
+        "backlog": BACKLOG,
+        "v2_backlog": V2_BACKLOG,
+        "server": "influxd 1.6.7 (Debian), loopback, same machine",
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1))
+    print(f"{'path':<36} {'points/s':>10}")
+    for label, key in (
+        ("anchor: rendered lines to /write", "anchor_direct_write_points_per_s"),
+        ("Exporter, v1 sink", "v1_exporter_points_per_s"),
+        ("Exporter, v2 sink via test proxy", "v2_exporter_via_proxy_points_per_s"),
+    ):
+        print(f"{label:<36} {report[key]:>10}")
+    print(f"goal {GOAL}/s; load average {report['load_average']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
