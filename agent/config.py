@@ -13,7 +13,7 @@ import pydantic
 
 from borderpath.agent.status_api import parse_listen
 from borderpath.alerts.config import AlertsConfig
-from borderpath.core.model import StrictModel
+from borderpath.core.model import Seconds, StrictModel
 from borderpath.core.tomlfile import load_model
 from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig
@@ -21,9 +21,31 @@ from borderpath.storage.config import StorageConfig
 
 
 class AgentSection(StrictModel):
+    """The agent itself: who it is, where it keeps its data, how often it acts."""
+
     site: str = pydantic.Field(description="This branch's name, a tag on every series.")
     data_dir: Path = pydantic.Field(
         Path("/var/lib/borderpath"), description="Where the agent keeps its store and state."
+    )
+    tick: Seconds = pydantic.Field(
+        0.1,
+        gt=0,
+        description=(
+            "How often the selector re-judges every path and PoP. Detection needs the "
+            "probes; this only bounds how late a decision is acted on."
+        ),
+    )
+    snapshot_interval: Seconds = pydantic.Field(
+        10.0, gt=0, description="How often every path's health is stored (borderpath_path)."
+    )
+    housekeeping_interval: Seconds = pydantic.Field(
+        10.0, gt=0, description="How often rollups and retention run on the local store."
+    )
+    warm_start: Seconds = pydantic.Field(
+        600.0,
+        ge=0,
+        description="How much stored history the selector reads back at start, so a restart "
+        "does not forget recent trouble.",
     )
 
 

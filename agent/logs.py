@@ -48,6 +48,8 @@ def setup(log_format: LogFormat = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler reports every job run at INFO: ten lines a second at our tick rate.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -1,0 +1,226 @@
+"""The agent: one process, one event loop, every part connected.
+
+    engine ──batch──► selector.ingest (numpy, on the loop)
+       └────batch──► store writer task ──► SQLite (its own worker thread)
+    tick job ──► selector.tick ──decisions──► route writer (netlink worker thread)
+                                   └──────────► events ──► store
+    snapshot, housekeeping jobs (APScheduler) ; exporter task ──► InfluxDB
+    status API (/status, /metrics, /healthz)
+
+Nothing here decides, measures or stores by itself: it starts the parts in order,
+hands data between them and stops them in reverse. A stopped agent leaves its routes
+in place, so a branch is never cut off because the agent is down.
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from borderpath.agent import capabilities
+from borderpath.agent.config import AgentConfig
+from borderpath.agent.status_api import StatusServer
+from borderpath.agent.status_view import StatusView
+from borderpath.core.errors import BorderpathError
+from borderpath.core.records import EventRecord
+from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.selector import Decision, RouteWriter, Selector
+from borderpath.storage import AsyncStore, Exporter
+
+T = TypeVar("T")
+log = logging.getLogger("borderpath.agent")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.started = time.time()
+        self._netlink = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="borderpath-netlink"
+        )
+        self._batches: asyncio.Queue[list[ProbeResult] | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._exporting: asyncio.Task[None] | None = None
+        self.backlog: dict[str, int] = {}
+        """Rows not yet exported, per table (refreshed by housekeeping)."""
+        self._scheduler = AsyncIOScheduler()
+        self.store: AsyncStore | None = None
+        self.selector: Selector | None = None
+        self.engine: Engine | None = None
+        self.routes: RouteWriter | None = None
+        self.plumbing: Plumbing | None = None
+        self.exporter: Exporter | None = None
+        self.status: StatusServer | None = None
+
+    async def start(self) -> None:
+        """Check, then start every part; on any failure what was started is stopped."""
+        _check_capabilities()
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_parts(self) -> None:
+        config = self.config
+        path = config.storage.database_path(config.agent.data_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = await AsyncStore.open(
+            path,
+            site=config.agent.site,
+            config=config.storage,
+            uplinks=config.uplinks,
+            pops=config.pops,
+        )
+        self.selector = Selector(config.selector, config.uplinks, config.pops)
+        await self._warm_selector()
+        self.plumbing = Plumbing(config.uplinks, config.probing)
+        await self.netlink(self.plumbing.apply)
+        self.routes = RouteWriter(config.selector.routes, config.uplinks, config.pops)
+        await self._reconcile_routes()
+        self._writer = asyncio.create_task(self._write_batches())
+        self.engine = Engine(config.uplinks, config.pops, config.probing, on_batch=self._on_batch)
+        await self.engine.start()
+        if config.storage.influxdb is not None:
+            self.exporter = Exporter(path, config.storage.influxdb)
+            self._exporting = asyncio.create_task(self.exporter.run())
+        self._schedule()
+        self.status = StatusServer(config.status.listen, StatusView(self).routes())
+        await self.status.start()
+        await self._record("agent.start", f"agent started for site {config.agent.site}")
+        log.info("agent running: %d uplinks, %d PoPs", len(config.uplinks), len(config.pops))
+
+    async def stop(self) -> None:
+        """Stop probing, store what is in flight, leave routes as they are."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+        if self.status is not None:
+            await self.status.close()
+            self.status = None
+        if self._writer is not None:
+            await self._batches.put(None)
+            await self._writer
+            self._writer = None
+        if self._exporting is not None:
+            self._exporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._exporting
+            self._exporting = None
+        if self.exporter is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
+            self.exporter = None
+        if self.store is not None:
+            await self._record("agent.stop", "agent stopped; routes left in place")
+            await self.store.close()
+            self.store = None
+        if self.routes is not None:
+            await self.netlink(self.routes.close)
+            self.routes = None
+        self._netlink.shutdown(wait=True)
+
+    async def netlink(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a netlink call on the one thread that talks to the kernel."""
+        return await asyncio.get_running_loop().run_in_executor(self._netlink, func, *args)
+
+    def _on_batch(self, batch: Sequence[ProbeResult]) -> None:
+        assert self.selector is not None
+        self.selector.ingest(batch)
+        self._batches.put_nowait(list(batch))
+
+    async def _write_batches(self) -> None:
+        """One writer, in order; it ends after the engine's last batch (None)."""
+        assert self.store is not None
+        while (batch := await self._batches.get()) is not None:
+            try:
+                await self.store.ingest(batch)
+            except BorderpathError as exc:
+                log.error("results not stored: %s", exc)
+
+    async def _warm_selector(self) -> None:
+        assert self.store is not None and self.selector is not None
+        since = time.time_ns() - int(self.config.agent.warm_start * 1e9)
+        history = await self.store.run(self.store.store.query_results, since)
+        if history:
+            self.selector.ingest(history)
+            log.info("selector warmed with %d stored results", len(history))
+
+    async def _reconcile_routes(self) -> None:
+        """Take what the kernel has as the starting choice, so a restart changes nothing."""
+        assert self.routes is not None and self.selector is not None
+        installed = await self.netlink(self.routes.installed_choices)
+        now = time.time()
+        for pop, choice in installed.items():
+            self.selector.adopt(pop, choice, now, "found in the kernel at start")
+        log.info("routes reconciled: %d PoPs already steered", len(installed))
+
+    def _schedule(self) -> None:
+        agent = self.config.agent
+        jobs: list[tuple[Callable[[], Any], float]] = [
+            (self._tick, agent.tick),
+            (self._store_snapshots, agent.snapshot_interval),
+            (self._housekeeping, agent.housekeeping_interval),
+        ]
+        for job, seconds in jobs:
+            self._scheduler.add_job(
+                job, "interval", seconds=seconds, max_instances=1, coalesce=True
+            )
+        self._scheduler.start()
+
+    async def _tick(self) -> None:
+        assert self.selector is not None and self.routes is not None
+        decisions = self.selector.tick()
+        if not decisions:
+            return
+        for decision in decisions:
+            log.info(
+                "%s",
+                decision.reason,
+                extra={"fields": {"pop": decision.pop, "action": decision.action}},
+            )
+        await self._steer(decisions)
+
+    async def _steer(self, decisions: list[Decision]) -> None:
+        """Write the new choices; a PoP whose write failed keeps what the kernel has."""
+        assert self.selector is not None and self.routes is not None and self.store is not None
+        choices = self.selector.choices()
+        changes = await self.netlink(self.routes.plan, choices)
+        result = await self.netlink(self.routes.apply, changes, time.time_ns())
+        if result.failed_pops:
+            installed = await self.netlink(self.routes.installed_choices)
+            for pop in result.failed_pops:
+                self.selector.adopt(pop, installed.get(pop, ()), time.time(), "route write failed")
+        await self.store.add_events([d.to_event() for d in decisions] + result.events)
+
+    async def _store_snapshots(self) -> None:
+        assert self.selector is not None and self.store is not None
+        await self.store.add_snapshots(self.selector.snapshots())
+
+    async def _housekeeping(self) -> None:
+        assert self.store is not None
+        report = await self.store.housekeeping()
+        log.debug("housekeeping: %s", report)
+        if self.exporter is not None:
+            self.backlog = await self.store.run(self.exporter.backlog)
+
+    async def _record(self, kind: str, text: str) -> None:
+        assert self.store is not None
+        await self.store.add_events(
+            [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site})]
+        )
+
+
+def _check_capabilities() -> None:
+    missing = capabilities.missing()
+    if missing:
+        raise BorderpathError(
+            f"the agent needs {' and '.join(missing)} (run it under its systemd unit, "
+            "or give them with setcap/capsh; it needs nothing else)"
+        )
