@@ -172,13 +172,17 @@ class Exporter:
         )
 
     async def run(self) -> None:
-        """Ship every ``flush_interval`` on a thread of its own, until cancelled."""
+        """Ship what is stored every ``flush_interval`` (a backlog without pause), on a
+        thread of its own, until cancelled."""
         executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="borderpath-export")
         loop = asyncio.get_running_loop()
         try:
             while True:
-                await loop.run_in_executor(executor, self.drain, self.config.flush_interval)
-                await asyncio.sleep(self.config.flush_interval)
+                report = await loop.run_in_executor(
+                    executor, self.drain, self.config.flush_interval
+                )
+                if report.caught_up:  # a backlog drains without pauses
+                    await asyncio.sleep(self.config.flush_interval)
         finally:
             self._stopping.set()
             executor.shutdown(wait=True)
