@@ -1,0 +1,94 @@
+"""Run the real agent in a lab's branch namespace, as an operator would."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from borderpath.lab import netns
+from borderpath.lab.agent_config import agent_config
+from borderpath.lab.lab import Lab
+
+START_TIMEOUT_S = 20.0
+
+
+def write_config(lab: Lab, directory: Path, extra: str = "", protocols: str = '["icmp"]') -> Path:
+    """The lab's agent config with the data and status socket in ``directory``."""
+    text = agent_config(lab.status())
+    text = text.replace("[agent]\n", f'[agent]\ndata_dir = "{directory / "data"}"\n', 1)
+    text = text.replace('protocols = ["icmp"]', f"protocols = {protocols}")
+    text += f'\n[status]\nlisten = "{directory / "status.sock"}"\n{extra}'
+    path = directory / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+class AgentProcess:
+    def __init__(self, lab: Lab, config: Path) -> None:
+        self.lab, self.config = lab, config
+        self.socket = config.parent / "status.sock"
+        self.log = config.parent / "agent.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "borderpath.agent.cli",
+            "agent",
+            "run",
+            "--config",
+            str(config),
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                netns.exec_argv(lab.namespace("branch"), argv), stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_answering()
+
+    def status(self) -> dict[str, Any]:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=3) as client:
+            document: dict[str, Any] = client.get("http://agent/status").json()
+        return document
+
+    def get(self, path: str) -> httpx.Response:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=3) as client:
+            return client.get(f"http://agent{path}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Signal the agent and wait; its exit code (or -9 if it had to be killed)."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return -9
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def _wait_answering(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the agent exited: {self.output()[-2000:]}")
+            try:
+                self.status()
+                return
+            except (httpx.HTTPError, OSError, json.JSONDecodeError):
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"the agent did not answer in time: {self.output()[-2000:]}")
+
+
+def lan_uplink(lab: Lab, pop: str) -> str:
+    """Which uplink the LAN host's traffic to ``pop``'s service leaves by, per the kernel."""
+    service = str(lab.plan.pop(pop).service_address)
+    argv = ["ip", "route", "get", service, "from", "192.0.2.10", "iif", "lan"]
+    out = netns.run_in(lab.namespace("branch"), argv)
+    return out.split(" dev ")[1].split()[0]

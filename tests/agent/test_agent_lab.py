@@ -1,0 +1,88 @@
+"""The agent end to end in the lab: it probes, stores, steers the LAN host's traffic,
+answers /status, stops cleanly leaving its routes, and restarts without a change."""
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from borderpath.lab import netns
+from borderpath.storage import Store
+from tests.agent.agent_process import AgentProcess, lan_uplink, write_config
+from tests.conftest import LabFactory
+
+pytestmark = pytest.mark.lab
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
+    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def all_steered(agent: AgentProcess) -> bool:
+    pops = agent.status()["pops"]
+    return len(pops) == 5 and all(pop["uplinks"] for pop in pops.values())
+
+
+def our_routes(lab_namespace: str) -> str:
+    return netns.run(["ip", "-n", lab_namespace, "route", "show", "table", "all", "proto", "211"])
+
+
+def test_agent_steers_stores_answers_and_stops_leaving_routes(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    agent = AgentProcess(lab, write_config(lab, tmp_path))
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        status = agent.status()
+        assert len(status["paths"]) == 15
+        start_uplink = lan_uplink(lab, "hkg")
+        assert start_uplink == status["pops"]["hkg"]["uplinks"][0]["uplink"]
+        assert agent.get("/healthz").text == "ok\n"
+        assert "borderpath_path_loss{" in agent.get("/metrics").text
+
+        lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])
+        moved_after = wait_for(lambda: lan_uplink(lab, "hkg") != start_uplink, timeout=10)
+        assert moved_after < 5
+        routes_before_stop = our_routes(lab.namespace("branch"))
+        assert agent.stop() == 0
+    finally:
+        agent.stop(signal.SIGKILL)
+    assert our_routes(lab.namespace("branch")) == routes_before_stop
+    assert "stopping" in agent.output() and "Traceback" not in agent.output()
+
+    with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
+        kinds = [event.kind for event in store.query_events(0)]
+        assert store.query_results(0, pop="hkg")
+    assert "decision" in kinds and "route.replaced" in kinds and kinds[-1] == "agent.stop"
+
+
+def test_restarted_agent_reconciles_without_a_change(make_lab: LabFactory, tmp_path: Path) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    first = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(first), timeout=10)
+        time.sleep(1)
+    finally:
+        assert first.stop() == 0
+    routes = our_routes(lab.namespace("branch"))
+    restarted_at = time.time_ns()
+    second = AgentProcess(lab, config)
+    try:
+        time.sleep(3)
+        assert our_routes(lab.namespace("branch")) == routes
+    finally:
+        assert second.stop() == 0
+    with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
+        changes = [e for e in store.query_events(restarted_at) if e.kind.startswith("route.")]
+    assert changes == []
