@@ -5,16 +5,20 @@
 A backlog of probe results is stored (as after an outage), then ``Exporter.drain()``
 ships it to Debian's influxd 1.6.7 started on a loopback port: through the v1 sink,
 and through the v2 sink via the tests' /api/v2/write stand-in (a Python proxy in front
-of influxd's /write, so that figure includes the proxy's own cost). The anchor in the
-same run is the server's ceiling: the same line protocol, rendered beforehand, POSTed
-gzip-compressed in the same batch size straight to /write.
+of influxd's /write, in a process of its own: that figure includes the proxy's cost).
+The anchor in the same run is the server's ceiling: the same line protocol, rendered
+beforehand, POSTed gzip-compressed in the same batch size straight to /write.
 """
 
+import contextlib
 import gzip
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +28,6 @@ from borderpath.probes.result import ProbeResult
 from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
 from borderpath.storage.schema import SeriesInfo, StoredResult, result_line
 from tests.influxd import running_influxd
-from tests.storage.v2endpoint import V2Endpoint
 
 BACKLOG = 200_000
 V2_BACKLOG = 50_000
@@ -77,6 +80,24 @@ def _stored(result: ProbeResult) -> StoredResult:
     )
 
 
+@contextlib.contextmanager
+def v2_endpoint(influx_url: str, bucket: str, token: str) -> Iterator[str]:
+    """The tests' /api/v2/write stand-in in a process of its own (no shared GIL)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.v2endpoint", influx_url, "noc", bucket, token],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[1],
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as name, running_influxd(Path(name) / "influxd") as server:
         directory = Path(name)
@@ -89,12 +110,11 @@ def main() -> int:
             BACKLOG,
         )
         os.environ["BENCH_TOKEN"] = "bench"
-        endpoint = V2Endpoint(server.url, org="noc", bucket="v2", token="bench")
-        with endpoint.serving():
+        with v2_endpoint(server.url, bucket="v2", token="bench") as endpoint_url:
             v2 = exporter_rate(
                 directory / "v2.db",
                 InfluxConfig(
-                    url=endpoint.url,
+                    url=endpoint_url,
                     org="noc",
                     bucket="v2",
                     token_env="BENCH_TOKEN",

@@ -8,6 +8,7 @@ shipped to every configured sink are kept past their retention, up to the spool 
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -16,7 +17,7 @@ import logging
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -158,10 +159,21 @@ class Store:
 
     # -- writing -------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction; an SQLite failure (disk full, I/O error) is a StorageError,
+        and series ids cached during the rolled-back transaction are forgotten."""
+        try:
+            with db.transaction(self._db):
+                yield
+        except sqlite3.Error as exc:
+            self._series_ids.clear()
+            raise StorageError(f"{self.path}: cannot write to the database ({exc})") from exc
+
     def write_results(self, batch: Sequence[ProbeResult]) -> None:
         """Store one batch of probe results in one transaction (all or nothing)."""
         ids = self._series_ids
-        with db.transaction(self._db):
+        with self._transaction():
             rows = [
                 (
                     result.time_ns,
@@ -182,12 +194,12 @@ class Store:
             )
 
     def add_events(self, events: Iterable[EventRecord]) -> None:
-        with db.transaction(self._db):
+        with self._transaction():
             db.insert_events(self._db, events)
 
     def add_snapshots(self, snapshots: Iterable[PathSnapshot]) -> None:
         """Store the selector's per-path state (exported as ``borderpath_path``)."""
-        with db.transaction(self._db):
+        with self._transaction():
             self._db.executemany(
                 "INSERT INTO snapshots (time_ns, series_id, state, loss, loss_upper, rtt_p50_ms,"
                 " rtt_p95_ms, jitter_ms, mos, score, selected, sla)"
@@ -256,7 +268,7 @@ class Store:
         report.dropped = dropped
         if dropped:
             log.info("storage.housekeeping dropped %s", dropped)
-            with db.transaction(self._db):
+            with self._transaction():
                 for name, count in dropped.items():
                     db.add_counter(self._db, f"dropped_{name}", count)
         return report
@@ -298,7 +310,7 @@ class Store:
             groups[(uplink, pop, protocol, bucket)].append(sample)
             groups[(uplink, pop, PATH_PROTOCOL, bucket)].append(sample)
         summaries = [summarize(*key[:3], key[3], samples) for key, samples in groups.items()]
-        with db.transaction(self._db):
+        with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO rollups VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -328,7 +340,7 @@ class Store:
             report.dropped[f"retention_{table}"] = self._delete_where(table, where, params)
         for step_s, seconds in ((10, config.retention_10s), (60, config.retention_1m)):
             cutoff = now_ns - int(seconds * _NS)
-            with db.transaction(self._db):
+            with self._transaction():
                 deleted = self._db.execute(
                     "DELETE FROM rollups WHERE step_s = ? AND start_ns < ?", (step_s, cutoff)
                 ).rowcount
@@ -338,7 +350,7 @@ class Store:
         """Delete in chunks so no single transaction holds the writer for long."""
         total = 0
         while True:
-            with db.transaction(self._db):
+            with self._transaction():
                 deleted = self._db.execute(
                     f"DELETE FROM {table} WHERE id IN"
                     f" (SELECT id FROM {table} WHERE {where} ORDER BY id LIMIT {_DELETE_CHUNK})",
@@ -408,7 +420,7 @@ class Store:
     ) -> None:
         text = f"{count} unshipped {table} rows for {sink} dropped: {why}"
         log.warning("storage.spool.dropped %s", text)
-        with db.transaction(self._db):
+        with self._transaction():
             db.set_cursor(self._db, sink, table, last_id)
             event = EventRecord(
                 self._clock(),
@@ -431,7 +443,7 @@ class Store:
                     break
                 share = (used - cap) / used
                 chunk = min(rows, max(1, int(rows * share * 1.1) + 1), _DELETE_CHUNK)
-                with db.transaction(self._db):
+                with self._transaction():
                     deleted = self._db.execute(
                         f"DELETE FROM {table} WHERE id IN"
                         f" (SELECT id FROM {table} ORDER BY id LIMIT ?)",
@@ -440,7 +452,7 @@ class Store:
                 name = f"size_{table}"
                 report.dropped[name] = report.dropped.get(name, 0) + deleted
         if db.used_bytes(self._db) > cap:
-            with db.transaction(self._db):
+            with self._transaction():
                 report.dropped["size_rollups_10s"] = self._db.execute(
                     "DELETE FROM rollups WHERE step_s = 10"
                 ).rowcount

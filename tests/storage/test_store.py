@@ -204,3 +204,14 @@ def test_async_store_writes_on_its_own_thread(tmp_path: Path) -> None:
     worker, count, worst_lag = asyncio.run(scenario())
     assert worker.startswith("borderpath-store") and count == 40_000
     assert worst_lag < 0.25  # the loop kept ticking while SQLite worked
+
+
+def test_a_failed_batch_is_all_or_nothing_and_the_next_one_is_whole(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    good = ProbeResult(START_NS, "ct", "sin", "icmp", True, 70.0)
+    unstorable = ProbeResult(START_NS + 1, "ct", "sin", "icmp", True, 70.0, ttl=object())  # type: ignore[arg-type]
+    with pytest.raises(StorageError, match="cannot write"):
+        store.write_results([good, unstorable])
+    assert store.query_results(0) == []
+    store.write_results([good])
+    assert store.query_results(0) == [good]

@@ -101,3 +101,19 @@ class V2Endpoint:
             self._server.shutdown()
             self._server.server_close()
             thread.join()
+
+
+def main() -> None:
+    """``python -m tests.storage.v2endpoint INFLUX_URL ORG BUCKET TOKEN``: serve in a
+    process of its own (benchmarks), printing the URL, until stdin closes."""
+    import sys
+
+    influx_url, org, bucket, token = sys.argv[1:5]
+    endpoint = V2Endpoint(influx_url, org=org, bucket=bucket, token=token)
+    with endpoint.serving():
+        print(endpoint.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
