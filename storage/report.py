@@ -2,14 +2,19 @@
 
 import dataclasses
 import datetime
+import functools
 import json
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from borderpath.storage.rollups import Summary
 from borderpath.storage.store import Store
 
-QUERIES = ("series", "paths", "events")
+RAW_WINDOW_NS = 6 * 3600 * 1_000_000_000
+"""Windows up to 6 h are summarized from the raw results, longer ones from the
+1 min rollups (a day of raw results is millions of rows; the last minute or so is not
+rolled up yet)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,7 +32,10 @@ def query_rows(store: Store, what: str, filters: Filters) -> list[dict[str, Any]
             {"time": _iso(e.time_ns), **dataclasses.asdict(e)}
             for e in store.query_events(filters.since_ns, uplink=filters.uplink, pop=filters.pop)
         ]
-    summaries = store.summarize(
+    summarize = store.summarize
+    if time.time_ns() - filters.since_ns > RAW_WINDOW_NS:
+        summarize = functools.partial(store.summarize_rollups, 60)
+    summaries = summarize(
         filters.since_ns,
         uplink=filters.uplink,
         pop=filters.pop,

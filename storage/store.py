@@ -27,7 +27,7 @@ from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.probes.result import ErrorKind, ProbeResult
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
-from borderpath.storage.rollups import STEPS_S, Sample, Summary, summarize
+from borderpath.storage.rollups import STEPS_S, Sample, Summary, merge, summarize
 from borderpath.storage.schema import SeriesInfo, encode_extras
 
 log = logging.getLogger("borderpath.storage")
@@ -526,6 +526,28 @@ class Store:
             key = (up, p, PATH_PROTOCOL if per_path else proto)
             groups[key].append((time_ns, bool(ok), rtt, forged))
         return [summarize(*key, since_ns, groups[key]) for key in sorted(groups)]
+
+    def summarize_rollups(
+        self,
+        step_s: int,
+        since_ns: int,
+        until_ns: int | None = None,
+        *,
+        uplink: str | None = None,
+        pop: str | None = None,
+        protocol: str | None = None,
+        per_path: bool = False,
+    ) -> list[Summary]:
+        """Like ``summarize`` from the rollups of one step (for windows longer than the
+        raw retention, or too long to read raw): see ``rollups.merge``."""
+        groups: dict[tuple[str, str, str], list[Summary]] = defaultdict(list)
+        rows = self.query_rollups(
+            step_s, since_ns, until_ns, uplink=uplink, pop=pop, protocol=protocol
+        )
+        for row in rows:
+            if (row.protocol == PATH_PROTOCOL) == per_path:
+                groups[(row.uplink, row.pop, row.protocol)].append(row)
+        return [merge(*key, since_ns, groups[key]) for key in sorted(groups)]
 
     def query_rollups(
         self,

@@ -39,6 +39,7 @@ def config_file(tmp_path: Path) -> Path:
     )
     store.add_snapshots([sample_snapshot(now)])
     store.add_events([sample_event(now)])
+    store.housekeeping()
     store.close()
     path = tmp_path / "agent.toml"
     path.write_text(CONFIG.format(data_dir=tmp_path))
@@ -50,6 +51,14 @@ def test_series_table(config_file: Path, capsys: pytest.CaptureFixture[str]) -> 
     header, row = capsys.readouterr().out.splitlines()
     assert header.split()[:5] == ["uplink", "pop", "protocol", "sent", "received"]
     assert row.split()[:6] == ["ct", "hkg", "icmp", "4", "3", "25.0%"]
+
+
+def test_long_windows_come_from_the_minute_rollups(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["query", "series", "--config", str(config_file), "--since", "1d", "--json"])
+    [tcp] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (tcp["protocol"], tcp["sent"], tcp["rtt_p50_ms"]) == ("tcp", 1, 50.0)
 
 
 def test_paths_as_json_lines_with_the_selector_state(

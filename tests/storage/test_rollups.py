@@ -1,6 +1,6 @@
 """Step summaries: loss, RTT percentiles, jitter, forged counts."""
 
-from borderpath.storage.rollups import percentile, summarize
+from borderpath.storage.rollups import merge, percentile, summarize
 
 
 def test_summary_of_a_step() -> None:
@@ -22,3 +22,12 @@ def test_percentile_interpolates_between_ranks() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 0.95) == 95.05
     assert percentile([7.0], 0.95) == 7.0
+
+
+def test_merged_rollups_keep_exact_counts_and_extremes() -> None:
+    first = summarize("ct", "hkg", "*", 0, [(1, True, 10.0, 0), (2, False, None, 1)])
+    second = summarize("ct", "hkg", "*", 60, [(61, True, 30.0, 0), (62, True, 50.0, 0)])
+    merged = merge("ct", "hkg", "*", 0, [first, second])
+    assert (merged.sent, merged.received, merged.forged) == (4, 3, 1)
+    assert (merged.rtt_min_ms, merged.rtt_max_ms, merged.rtt_mean_ms) == (10.0, 50.0, 30.0)
+    assert merged.rtt_p50_ms == 25.0  # median of the two steps' medians, 10 and 40
