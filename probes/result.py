@@ -56,7 +56,7 @@ class ProbeResult:
     """Forged answers seen and discarded for this probe."""
     ttl: int | None = None
     """TTL (hop limit) the genuine answer arrived with."""
-    extras: Mapping[str, float | int | str] = _NO_EXTRAS
+    extras: Mapping[str, float | int | str] = dataclasses.field(default_factory=lambda: _NO_EXTRAS)
     """Protocol details: phases (connect_ms, tls_ms, ttfb_ms), status, alpn, version, retry."""
 
     @property

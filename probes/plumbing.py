@@ -1,0 +1,165 @@
+"""The routing that makes every probe leave by its own uplink, in the agent's namespace.
+
+For the n-th uplink (from 1) the plumbing owns, in the namespace it runs in:
+
+    table  table_base + n    default via the uplink's gateway (dev its interface)
+                             unreachable default, metric 4278198272 (the guard)
+    rule   fwmark fwmark_base + n  lookup that table   priority rule_priority + 2(n-1)
+    rule   from <source>           lookup that table   priority rule_priority + 2(n-1) + 1
+
+The guard matters: when the uplink's own route is gone (interface down, gateway
+removed), marked packets hit ``unreachable`` instead of falling through to the main
+table and leaving by another uplink. The source rule carries the http probe, which can
+only bind an address. Routes carry PROTO so ``remove`` takes back only what
+``apply`` made; both are idempotent.
+"""
+
+import ipaddress
+from typing import Any
+
+from borderpath.core.errors import RouteError
+from borderpath.probes.config import ProbingConfig, UplinkConfig
+from borderpath.probes.series import uplink_mark, uplink_table
+
+PROTO = 249
+"""Route protocol number marking the probe routes as ours (unassigned in rt_protos)."""
+GUARD_METRIC = 4278198272
+FAMILIES = {4: 2, 6: 10}
+_DEFAULT = {4: "0.0.0.0/0", 6: "::/0"}
+
+
+class Plumbing:
+    """Create (``apply``) and remove (``remove``) the probe tables and rules."""
+
+    def __init__(self, uplinks: list[UplinkConfig], probing: ProbingConfig) -> None:
+        self.uplinks = uplinks
+        self.probing = probing
+
+    def plan(self) -> list[dict[str, Any]]:
+        """What ``apply`` installs, as plain values (also what a test compares)."""
+        entries: list[dict[str, Any]] = []
+        for index, uplink in enumerate(self.uplinks):
+            table, mark = uplink_table(self.probing, index), uplink_mark(self.probing, index)
+            priority = self.probing.rule_priority + 2 * index
+            gateways = _by_version(uplink.gateway, uplink.gateway6)
+            sources = _by_version(uplink.source, uplink.source6)
+            for version, gateway in sorted(gateways.items()):
+                entries.append(
+                    {
+                        "uplink": uplink.name,
+                        "version": version,
+                        "table": table,
+                        "mark": mark,
+                        "interface": uplink.interface,
+                        "gateway": gateway,
+                        "mark_priority": priority,
+                        "source": sources.get(version),
+                        "source_priority": priority + 1,
+                    }
+                )
+        return entries
+
+    def apply(self) -> None:
+        """Install the tables and rules (again: nothing changes if they are there)."""
+        with _netlink() as ipr:
+            for entry in self.plan():
+                _install(ipr, entry)
+
+    def remove(self) -> None:
+        """Remove the rules and our routes from the probe tables; absent ones are fine."""
+        with _netlink() as ipr:
+            for entry in self.plan():
+                family = FAMILIES[entry["version"]]
+                for priority in (entry["mark_priority"], entry["source_priority"]):
+                    for rule in ipr.get_rules(family=family, priority=priority):
+                        if rule.get("table") == entry["table"]:
+                            _quiet(
+                                ipr.rule,
+                                "del",
+                                family=family,
+                                priority=priority,
+                                table=entry["table"],
+                            )
+                for route in ipr.get_routes(family=family, table=entry["table"]):
+                    if route.get("proto") == PROTO:
+                        _quiet(ipr.route, "del", **_route_key(route, entry["table"], family))
+
+
+def _install(ipr: Any, entry: dict[str, Any]) -> None:
+    family, table = FAMILIES[entry["version"]], entry["table"]
+    links = ipr.link_lookup(ifname=entry["interface"])
+    if not links:
+        raise RouteError(
+            f"uplink {entry['uplink']}: no interface {entry['interface']!r} in this namespace"
+        )
+    default = _DEFAULT[entry["version"]]
+    try:
+        ipr.route(
+            "replace",
+            dst=default,
+            gateway=entry["gateway"],
+            oif=links[0],
+            table=table,
+            proto=PROTO,
+            family=family,
+        )
+        ipr.route(
+            "replace",
+            dst=default,
+            type="unreachable",
+            table=table,
+            priority=GUARD_METRIC,
+            proto=PROTO,
+            family=family,
+        )
+        _rule(ipr, family, entry["mark_priority"], table, fwmark=entry["mark"])
+        if entry["source"] is not None:
+            prefix = 32 if entry["version"] == 4 else 128
+            _rule(ipr, family, entry["source_priority"], table, src=entry["source"], src_len=prefix)
+    except Exception as exc:  # pyroute2 raises NetlinkError and others
+        raise RouteError(
+            f"uplink {entry['uplink']}: the kernel refused a probe route: {exc}"
+        ) from exc
+
+
+def _rule(ipr: Any, family: int, priority: int, table: int, **match: Any) -> None:
+    """Add the rule unless the same one is there already."""
+    for rule in ipr.get_rules(family=family, priority=priority):
+        if rule.get("table") == table:
+            return
+    ipr.rule("add", family=family, priority=priority, table=table, **match)
+
+
+def _route_key(route: Any, table: int, family: int) -> dict[str, Any]:
+    key: dict[str, Any] = {"table": table, "family": family, "dst_len": route["dst_len"]}
+    if route.get("priority") is not None:
+        key["priority"] = route.get("priority")
+    key["type"] = route["type"]
+    return key
+
+
+def _quiet(call: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        call(*args, **kwargs)
+    except Exception:  # already gone: removal is idempotent
+        return
+
+
+def _by_version(*addresses: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> dict[int, str]:
+    return {a.version: str(a) for a in addresses if a is not None}
+
+
+class _netlink:
+    """IPRoute on the current namespace, mapped to RouteError when netlink is refused."""
+
+    def __enter__(self) -> Any:
+        from pyroute2 import IPRoute
+
+        try:
+            self.ipr = IPRoute()
+        except OSError as exc:
+            raise RouteError(f"cannot open netlink: {exc.strerror}") from exc
+        return self.ipr
+
+    def __exit__(self, *exc: object) -> None:
+        self.ipr.close()
