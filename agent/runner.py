@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 from borderpath.agent.config import AgentConfig, load_config
-from borderpath.agent.service import Agent
+from borderpath.agent.service import Agent, check_interfaces
 from borderpath.core.errors import ConfigError
 
 STOP_TIMEOUT_S = 5.0
@@ -25,6 +25,7 @@ async def run(config_path: Path, config: AgentConfig) -> int:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, reloading.set)
+    check_interfaces(config, config_path)
     agent = Agent(config)
     await agent.start()
     while await _next_signal(stopping, reloading) == "reload":
@@ -49,6 +50,7 @@ async def _next_signal(stopping: asyncio.Event, reloading: asyncio.Event) -> str
 async def _reload(agent: Agent, config_path: Path) -> Agent:
     try:
         config = load_config(config_path)
+        check_interfaces(config, config_path)
     except ConfigError as exc:
         log.error("reload refused, the running config stays: %s", exc)
         return agent

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 Value = float | int | str | bool
 
 
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class EventRecord:
     """Something that happened: a decision, a route change, an alert, a label change,

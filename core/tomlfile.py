@@ -54,11 +54,27 @@ def validate_document(
     try:
         return model.model_validate(document, context=context)
     except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        location = tuple(error["loc"])
+        errors = exc.errors()
+        location = _keys(errors[0]["loc"])
+        # A union (e.g. IPv4 or IPv6) fails once per member: say why for each.
+        same = [error for error in errors if _keys(error["loc"]) == location]
+        message = "; ".join(dict.fromkeys(_message(error) for error in same)) + _given(same[0])
         line = find_line(text, location)
         where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: {describe_location(location)}: {_message(error)}") from None
+        raise ConfigError(f"{where}: {describe_location(location)}: {message}") from None
+
+
+def _keys(location: Sequence[int | str]) -> tuple[int | str, ...]:
+    """The location without pydantic's names for union members and validators, which
+    are not keys of the file (``lax-or-strict[...]``, ``function-after[...]``, ``IPv4Address``)."""
+    return tuple(
+        part
+        for part in location
+        if isinstance(part, int) or not (part[:1].isupper() or "[" in part or part in _TYPE_TAGS)
+    )
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
 def describe_location(location: Sequence[int | str]) -> str:
@@ -76,9 +92,15 @@ def _message(error: Any) -> str:
         return "unknown key (check its spelling, see the documentation for the valid keys)"
     if error["type"] == "missing":
         return "required key is missing"
-    if "input" in error and not isinstance(error["input"], dict | list):
-        message += f" (got {error['input']!r})"
     return message
+
+
+def _given(error: Any) -> str:
+    """`` (got 1.5)``: the value the user wrote, when it is a single value."""
+    if error["type"] in ("extra_forbidden", "missing") or "input" not in error:
+        return ""
+    value = error["input"]
+    return "" if isinstance(value, dict | list) else f" (got {value!r})"
 
 
 def find_line(text: str, location: Sequence[int | str]) -> int | None:

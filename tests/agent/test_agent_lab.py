@@ -3,6 +3,8 @@ answers /status, stops cleanly leaving its routes, and restarts without a change
 
 import contextlib
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +66,25 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         kinds = [event.kind for event in store.query_events(0)]
         assert store.query_results(0, pop="hkg")
     assert "decision" in kinds and "route.replaced" in kinds and kinds[-1] == "agent.stop"
+
+
+def test_a_missing_interface_is_one_line_and_changes_nothing(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    config.write_text(config.read_text().replace('interface = "cu"', 'interface = "eth9"'))
+    rules = netns.run(["ip", "-n", lab.namespace("branch"), "rule"])
+    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(config)]
+    done = subprocess.run(
+        netns.exec_argv(lab.namespace("branch"), argv), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"borderpath: {config}: uplinks[cu].interface: this router has no interface named 'eth9' "
+        "(see 'ip link')\n"
+    )
+    assert netns.run(["ip", "-n", lab.namespace("branch"), "rule"]) == rules
 
 
 def test_restarted_agent_reconciles_without_a_change(make_lab: LabFactory, tmp_path: Path) -> None:
