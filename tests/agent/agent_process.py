@@ -29,7 +29,7 @@ def write_config(lab: Lab, directory: Path, extra: str = "", protocols: str = '[
 
 
 class AgentProcess:
-    def __init__(self, lab: Lab, config: Path) -> None:
+    def __init__(self, lab: Lab, config: Path, prefix: list[str] | None = None) -> None:
         self.lab, self.config = lab, config
         self.socket = config.parent / "status.sock"
         self.log = config.parent / "agent.log"
@@ -44,7 +44,9 @@ class AgentProcess:
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                netns.exec_argv(lab.namespace("branch"), argv), stdout=log, stderr=subprocess.STDOUT
+                netns.exec_argv(lab.namespace("branch"), [*(prefix or []), *argv]),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_answering()
 

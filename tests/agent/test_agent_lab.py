@@ -5,10 +5,12 @@ import contextlib
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from borderpath.lab import netns
@@ -20,13 +22,20 @@ pytestmark = pytest.mark.lab
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.05) -> float:
-    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    """Seconds until ``condition()`` held (an agent restarting counts as not yet)."""
     start = time.monotonic()
-    while not condition():
+    while not _holds(condition):
         if time.monotonic() - start > timeout:
             raise AssertionError(f"not within {timeout} s")
         time.sleep(step)
     return time.monotonic() - start
+
+
+def _holds(condition: Callable[[], bool]) -> bool:
+    try:
+        return condition()
+    except (httpx.HTTPError, OSError):
+        return False
 
 
 def all_steered(agent: AgentProcess) -> bool:
@@ -107,3 +116,96 @@ def test_restarted_agent_reconciles_without_a_change(make_lab: LabFactory, tmp_p
     with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
         changes = [e for e in store.query_events(restarted_at) if e.kind.startswith("route.")]
     assert changes == []
+
+
+def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        good = config.read_text()
+        config.write_text(good.replace('site = "lab-', 'site = "renamed-'))
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: agent.status()["site"].startswith("renamed-"), timeout=10)
+        config.write_text(good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"'))
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in agent.output(), timeout=5)
+        assert agent.status()["site"].startswith("renamed-")
+        assert agent.process.poll() is None
+    finally:
+        assert agent.stop() == 0
+    assert f"{config}:" in agent.output() and "Traceback" not in agent.output()
+
+
+def test_kill_9_then_restart_keeps_the_store_whole_and_the_routes(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    wait_for(lambda: all_steered(agent), timeout=10)
+    time.sleep(1)
+    agent.stop(signal.SIGKILL)
+    routes = our_routes(lab.namespace("branch"))
+    database = tmp_path / "data" / "borderpath.db"
+    with contextlib.closing(Store.open_read_only(database)) as store:
+        assert store.integrity_check() == "ok"
+        stored = len(store.query_results(0))
+    restarted = AgentProcess(lab, config)
+    try:
+        time.sleep(2)
+        assert our_routes(lab.namespace("branch")) == routes
+    finally:
+        assert restarted.stop() == 0
+    with contextlib.closing(Store.open_read_only(database)) as store:
+        assert store.integrity_check() == "ok"
+        assert len(store.query_results(0)) > stored
+
+
+def unprivileged(capabilities: str) -> list[str]:
+    """setpriv as the systemd unit runs the agent: user nobody, these capabilities only."""
+    return [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        f"--inh-caps=-all{capabilities}",
+        f"--ambient-caps=-all{capabilities}",
+    ]
+
+
+def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
+    make_lab: LabFactory,
+) -> None:
+    lab = make_lab()
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory).chmod(0o777)
+        config = write_config(lab, Path(directory))
+        argv = [
+            sys.executable,
+            "-m",
+            "borderpath.agent.cli",
+            "agent",
+            "run",
+            "--config",
+            str(config),
+        ]
+        bare = subprocess.run(
+            netns.exec_argv(lab.namespace("branch"), [*unprivileged(""), *argv]),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert bare.returncode == 1
+        assert "the agent needs CAP_NET_ADMIN and CAP_NET_RAW" in bare.stderr
+        assert "Traceback" not in bare.stderr
+        agent = AgentProcess(lab, config, prefix=unprivileged(",+net_raw,+net_admin"))
+        try:
+            wait_for(lambda: all_steered(agent), timeout=10)
+            assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
+        finally:
+            assert agent.stop() == 0
