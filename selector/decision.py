@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from borderpath.core.records import EventRecord
 from borderpath.selector.policy import Choice
 
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Decision:
     """Emitted when a PoP's choice changes (or when every path went down and the last
