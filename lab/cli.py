@@ -47,15 +47,20 @@ def add_commands(commands: Any) -> None:
 
 
 def add_demo_command(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="show the lab and what it measures, then take it down")
+    demo = commands.add_parser(
+        "demo", help="three minutes of a branch's evening with the real agent, in the lab"
+    )
     demo.add_argument("--scenario", type=Path, help="scenario TOML to play instead of the default")
+    demo.add_argument(
+        "--chart", type=Path, default=Path("borderpath-demo.png"), help="where to write the chart"
+    )
     demo.set_defaults(run=_demo)
 
 
 def _demo(arguments: argparse.Namespace) -> int:
     from borderpath.lab.demo import run_demo
 
-    return run_demo(arguments.scenario)
+    return run_demo(arguments.scenario, arguments.chart)
 
 
 def _name(parser: argparse.ArgumentParser) -> None:

@@ -1,59 +1,131 @@
-"""``borderpath demo``: bring the lab up, show what it built and measure every path.
+"""``borderpath demo``: three minutes of a branch's evening, with the real agent.
 
-The agent's demo replaces this once the agent exists; until then it shows the
-instrument everything else is measured against.
+It builds the lab, runs the agent in the branch namespace, plays a scenario (the
+built-in one: an evening peak on ct, the premium circuit to Hong Kong going dark and
+coming back, UDP policing on cm, a border route change to Tokyo), shows the uplink x
+PoP matrix live with each decision as it happens, then prints a summary, draws a chart
+and takes everything down. Ctrl-C at any time leaves nothing behind.
 """
 
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from types import FrameType
 
+from borderpath.agent.matrix import fetch_status, matrix
+from borderpath.core.errors import BorderpathError
+from borderpath.core.records import EventRecord
+from borderpath.lab import netns
+from borderpath.lab.agent_config import agent_config
+from borderpath.lab.demo_report import draw_chart, summary
 from borderpath.lab.lab import Lab
-from borderpath.lab.measure import fping_rtts, summary
-from borderpath.lab.report import describe
+from borderpath.lab.scenario import load_scenario
+from borderpath.storage import Store
 
 DEMO_NAME = "bpdemo"
-SAMPLES = 100
-PERIOD_MS = 20
+DEMO_SCENARIO = Path(__file__).with_name("scenarios") / "demo.toml"
+REFRESH_S = 1.0
+SHOWN_EVENTS = 8
+CLEAR = "\x1b[H\x1b[2J"
 
 
-def run_demo(scenario: Path | None = None) -> int:
-    Lab(DEMO_NAME).down()  # a demo interrupted earlier leaves nothing in the way
-    print("Building the emulated China border (network namespaces)...", flush=True)
-    lab = Lab.up(DEMO_NAME, scenario=scenario)
-    try:
-        print(describe(lab.status()), flush=True)
-        print(f"\nMeasuring every path with fping ({SAMPLES} pings each, from the PoP side)...")
-        print(measured_table(lab))
-    finally:
-        lab.down()
-        print("\nLab taken down.")
+def run_demo(scenario: Path | None = None, chart: Path = Path("borderpath-demo.png")) -> int:
+    scenario = scenario or DEMO_SCENARIO
+    Lab(DEMO_NAME).down()  # a demo killed earlier leaves nothing in the way
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix="borderpath-demo-") as directory:
+        workdir = Path(directory)
+        print("Building the emulated China border (network namespaces)...", flush=True)
+        lab = Lab.up(DEMO_NAME, scenario=scenario)
+        agent: subprocess.Popen[bytes] | None = None
+        try:
+            config = _write_config(lab, workdir)
+            agent = _start_agent(lab, config, workdir / "agent.log")
+            duration = load_scenario(scenario, lab.plan.topology).duration or 180.0
+            started = lab.status()["scenario"]["started_unix"]
+            _watch(lab, config, workdir / "data" / "borderpath.db", started, duration)
+        except KeyboardInterrupt:
+            print("\nInterrupted: taking everything down.")
+            return 130
+        finally:
+            if agent is not None:
+                _stop(agent)
+            lab.down()
+        database = workdir / "data" / "borderpath.db"
+        print(summary(database, started))
+        draw_chart(database, started, chart)
+        print(f"\nChart of RTT and loss per path, switches marked: {chart}")
+        print("Lab taken down.")
     return 0
 
 
-def measured_table(lab: Lab) -> str:
-    status = lab.status()
-    one_way = {
-        (row["uplink"], row["pop"], row["direction"]): row["delay_ms"]
-        for row in status["conditions"]
-        if row["protocol"] == "icmp"
-    }
-    addresses = {u["address"]: u["name"] for u in status["uplinks"]}
-    with ThreadPoolExecutor(len(status["pops"])) as pool:
-        runs = {
-            pop["name"]: pool.submit(
-                fping_rtts, lab.namespace(pop["name"]), list(addresses), SAMPLES, PERIOD_MS
-            )
-            for pop in status["pops"]
-        }
-    lines = [f"{'path':<8} {'set RTT':>9} {'measured p50':>13} {'error':>7} {'loss':>7}"]
-    for pop, run in runs.items():
-        for address, samples in run.result().items():
-            uplink = addresses[address]
-            expected = one_way[(uplink, pop, "out")] + one_way[(uplink, pop, "in")]
-            median, loss = summary(samples)
-            measured = f"{median:10.2f} ms" if median is not None else "      lost"
-            error = f"{median - expected:+6.2f}" if median is not None else "     -"
-            lines.append(
-                f"{uplink}/{pop:<5} {expected:6.1f} ms {measured:>13} {error:>7} {loss:6.1%}"
-            )
-    return "\n".join(lines)
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _write_config(lab: Lab, workdir: Path) -> Path:
+    text = agent_config(lab.status()).replace(
+        "[agent]\n", f'[agent]\ndata_dir = "{workdir / "data"}"\n', 1
+    )
+    path = workdir / "agent.toml"
+    path.write_text(text + f'\n[status]\nlisten = "{workdir / "status.sock"}"\n')
+    return path
+
+
+def _start_agent(lab: Lab, config: Path, log: Path) -> "subprocess.Popen[bytes]":
+    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(config)]
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            netns.exec_argv(lab.namespace("branch"), argv), stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def _stop(agent: "subprocess.Popen[bytes]") -> None:
+    agent.send_signal(signal.SIGTERM)
+    try:
+        agent.wait(10)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+
+
+def _watch(lab: Lab, config: Path, database: Path, started: float, duration: float) -> None:
+    """Redraw the matrix and the latest decisions every second until the scenario ends."""
+    listen = str(config.parent / "status.sock")
+    while (elapsed := time.time() - started) < duration:
+        screen = [f"borderpath demo: scenario at {elapsed:5.1f} s of {duration:.0f} s", ""]
+        try:
+            screen.append(matrix(fetch_status(listen)))
+        except BorderpathError:
+            screen.append("(the agent is starting...)")
+        screen += ["", "Latest events:"]
+        screen += [_event_line(event, started) for event in _recent_events(database)]
+        screen += ["", "Scenario: " + _scenario_line(lab)]
+        print(CLEAR + "\n".join(screen), flush=True)
+        time.sleep(REFRESH_S)
+
+
+def _recent_events(database: Path) -> list[EventRecord]:
+    if not database.exists():
+        return []
+    with contextlib.closing(Store.open_read_only(database)) as store:
+        events = [e for e in store.query_events(0) if e.kind != "agent.start"]
+    return events[-SHOWN_EVENTS:]
+
+
+def _event_line(event: EventRecord, started: float) -> str:
+    at = event.time_ns / 1e9 - started
+    return f"  {at:6.1f} s  {event.kind:<15} {event.text}"
+
+
+def _scenario_line(lab: Lab) -> str:
+    applied = lab.status()["scenario"]["events"]
+    if not applied:
+        return "calm so far"
+    last = applied[-1]
+    what = " ".join(f"{key}={value}" for key, value in last["event"].items())
+    return f"latest change at {last['at']:.0f} s: {what}"
