@@ -226,7 +226,8 @@ def _string_field(name: str, value: object) -> str:
 
 
 def _common_fields(result: StoredResult) -> str:
-    return _int_field("forged", result.forged) + _int_field("ttl", result.ttl)
+    ttl = f",ttl={result.ttl}i" if result.ttl is not None else ""
+    return f",forged={result.forged}i{ttl}"
 
 
 def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
@@ -234,14 +235,16 @@ def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
         "ping", site, info, (("url", info.address or info.pop), ("error", result.error or ""))
     )
     code = 0 if result.error in _PING_RAN else 2
+    rtt = format_float(result.rtt_ms) if result.rtt_ms is not None else None
+    times = (
+        f",minimum_response_ms={rtt},average_response_ms={rtt},maximum_response_ms={rtt}"
+        if rtt is not None
+        else ""
+    )
     fields = (
         f"packets_transmitted=1i,packets_received={int(result.ok)}i"
-        f",percent_packet_loss={0.0 if result.ok else 100.0}"
-        + _float_field("minimum_response_ms", result.rtt_ms)
-        + _float_field("average_response_ms", result.rtt_ms)
-        + _float_field("maximum_response_ms", result.rtt_ms)
-        + f",result_code={code}i"
-        + _common_fields(result)
+        f",percent_packet_loss={0.0 if result.ok else 100.0}{times}"
+        f",result_code={code}i{_common_fields(result)}"
     )
     return f"{key} {fields} {result.time_ns}"
 
@@ -269,14 +272,14 @@ def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
 
 def _http_like_fields(result: StoredResult, code: int) -> str:
     extras = result.extras
-    return (
-        f"result_code={code}i"
-        + _float_field("response_time", _seconds(result.rtt_ms))
-        + "".join(_float_field(name, _number(extras.get(name))) for name in _PHASES)
-        + _string_field("alpn", extras.get("alpn"))
-        + _string_field("version", extras.get("version"))
-        + _common_fields(result)
-    )
+    fields = f"result_code={code}i" + _float_field("response_time", _seconds(result.rtt_ms))
+    if extras:  # most probes carry none
+        fields += (
+            "".join(_float_field(name, _number(extras.get(name))) for name in _PHASES)
+            + _string_field("alpn", extras.get("alpn"))
+            + _string_field("version", extras.get("version"))
+        )
+    return fields + _common_fields(result)
 
 
 def _http_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
