@@ -15,6 +15,7 @@ connect_ms, tls_ms, ttfb_ms, total_ms (as the client saw them) and status.
 import socket
 import ssl
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from borderpath.probes import tls
 from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import source_address
-from borderpath.probes.transport import Context, HandshakeTransport
+from borderpath.probes.transport import UNREACHABLE_ERRNOS, Context, HandshakeTransport
 
 _PHASES = {
     "connection.connect_tcp": "connect_ms",
@@ -151,16 +152,27 @@ _TCPI_RTT_OFFSET = 68
 
 
 def _error_kind(exc: httpx.HTTPError) -> ErrorKind:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ssl.SSLError) or "SSL" in type(cause).__name__:
+    causes = list(_causes(exc))
+    if any(isinstance(cause, ssl.SSLError) for cause in causes):
         return ErrorKind.TLS
-    if isinstance(exc, httpx.ConnectError):
-        if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
-            return ErrorKind.REFUSED
-        if "unreachable" in str(exc).lower():
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return ErrorKind.REFUSED
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno in UNREACHABLE_ERRNOS:
             return ErrorKind.UNREACHABLE
     if isinstance(exc, httpx.TimeoutException):
         return ErrorKind.TIMEOUT
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return ErrorKind.RESET
     return ErrorKind.LOCAL
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it was raised from, down the chain (httpx wraps httpcore,
+    which wraps the OSError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

@@ -135,6 +135,8 @@ class TcpTransport(SocketTransport[SynKey]):
             if not reference.authenticated(segment.ttl):
                 self.context.forged(probe)
                 return
+            for _ in probe.resets:  # the PoP accepted: resets that came first were not its
+                self.context.forged(probe)
             self.in_flight.pop(key)
             self.context.success(probe, arrival, segment.ttl)
 

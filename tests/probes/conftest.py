@@ -93,7 +93,7 @@ def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
     ]
 
 
-def lab_pops(lab: Lab, certificate: Path, protocols: list[Protocol]) -> list[PopConfig]:
+def lab_pops(lab: Lab, certificate: Path | None, protocols: list[Protocol]) -> list[PopConfig]:
     return [
         PopConfig(
             name=p["name"],

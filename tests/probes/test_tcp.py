@@ -1,0 +1,70 @@
+"""TCP SYN probes: an injected RST is not the PoP refusing, a real refusal is."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from borderpath.lab.lab import Lab
+from borderpath.probes import ErrorKind
+from borderpath.probes.config import PopConfig
+from tests.probes.conftest import fast_probing, in_namespace, probe_lab
+
+PATH: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"fra"}}
+
+
+@pytest.mark.lab
+def test_injected_resets_are_forged_and_the_syn_ack_still_counts(
+    shared_lab: Lab, lab_responders: Path
+) -> None:
+    shared_lab.apply([{"uplink": "cu", "pop": "fra", "inject": "rst"}])
+    try:
+        # icmp first: the PoP's TTL is known before the first RST arrives.
+        results = probe_lab(shared_lab, lab_responders, ["icmp", "tcp"], rounds=4, **PATH)
+    finally:
+        shared_lab.apply([{"uplink": "cu", "pop": "fra", "inject": "none"}])
+    tcp = [r for r in results if r.protocol == "tcp"]
+    assert all(r.ok for r in tcp), [r.error for r in tcp]
+    assert all(r.forged == 3 for r in tcp)  # the injector's burst of three, each time
+    assert all(r.rtt_ms is not None and r.rtt_ms > 190 for r in tcp)
+
+
+@pytest.mark.lab
+def test_resets_alone_never_make_a_refusal_or_a_success(
+    shared_lab: Lab, lab_responders: Path
+) -> None:
+    changes: list[dict[str, Any]] = [
+        {"uplink": "cu", "pop": "fra", "inject": "rst"},
+        {"uplink": "cu", "pop": "fra", "direction": "in", "protocol": "tcp", "blackhole": True},
+    ]
+    shared_lab.apply(changes)
+    try:
+        results = probe_lab(
+            shared_lab,
+            lab_responders,
+            ["tcp"],
+            rounds=3,
+            probing=fast_probing(timeout=0.5),
+            **PATH,
+        )
+    finally:
+        shared_lab.apply([{**change, "inject": "none", "blackhole": False} for change in changes])
+    assert [r.error for r in results] == [ErrorKind.FORGED] * 3
+
+
+def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
+    from borderpath.probes import Engine, ProbeResult
+    from tests.probes.test_engine import LOOPBACK
+
+    pop = PopConfig(name="self", address="127.0.0.1", protocols=["tcp"], tcp_port=9)
+    results: list[ProbeResult] = []
+
+    async def main() -> None:
+        engine = Engine([LOOPBACK], [pop], fast_probing(), results.extend, rounds=3)
+        await engine.start()
+        await engine.finished()
+        await engine.stop()
+
+    in_namespace(scratch_namespace, main)
+    assert [r.error for r in results] == [ErrorKind.REFUSED] * 3
+    assert {r.ttl for r in results} == {64}
