@@ -36,7 +36,8 @@ def agent_config(status: dict[str, Any]) -> str:
             f'region = "{pop["region"]}"',
             f'address = "{pop["probe_address"]}"',
             f"prefixes = [{prefixes}]",
-            'protocols = ["icmp"]',
+            'protocols = ["icmp", "tcp", "udp", "quic", "http"]',
+            f'tls_ca_file = "{pop["certificate"]}"',
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]

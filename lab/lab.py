@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.core.errors import ConfigError, LabError
-from borderpath.lab import netns
+from borderpath.lab import netns, responders
 from borderpath.lab.build import build, teardown
 from borderpath.lab.layout import DEFAULT_NAME, LabFiles, check_name
 from borderpath.lab.measure import silent
@@ -54,6 +54,7 @@ class Lab:
         lab.files.create(topology, scenario)
         try:
             build(lab.plan)
+            responders.start(lab.plan, lab.files)
             lab._start_engine()
             lab._wait_answering()
             lab._start_scenario()
@@ -136,6 +137,7 @@ class Lab:
                     "probe_address": str(p.probe_address),
                     "prefixes": [str(p.prefix)],
                     "service_address": str(p.service_address),
+                    "certificate": str(responders.certificate(self.files, p.name)),
                 }
                 for p in lab_plan.pops
             ],
