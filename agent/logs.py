@@ -48,8 +48,10 @@ def setup(log_format: LogFormat = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # APScheduler reports every job run at INFO: ten lines a second at our tick rate.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler reports every job run, aioquic every handshake, at INFO: many lines
+    # a second at our rates, and none of them an event.
+    for chatty in ("apscheduler", "quic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _timestamp(record: logging.LogRecord) -> str:
