@@ -44,6 +44,23 @@ _DELETE_CHUNK = 50_000
 
 T = TypeVar("T")
 
+_OLDEST_FIRST = {
+    "results": (
+        "SELECT max(id) - min(id) + 1 FROM results",
+        "DELETE FROM results WHERE id IN (SELECT id FROM results ORDER BY id LIMIT ?)",
+    ),
+    "snapshots": (
+        "SELECT max(id) - min(id) + 1 FROM snapshots",
+        "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots ORDER BY id LIMIT ?)",
+    ),
+    "rollups_10s": (
+        "SELECT count(*) FROM rollups WHERE step_s = 10",
+        "DELETE FROM rollups WHERE step_s = 10 AND start_ns <= (SELECT start_ns FROM rollups"
+        " WHERE step_s = 10 ORDER BY start_ns LIMIT 1 OFFSET ? - 1)",
+    ),
+}
+"""What the size cap drops, in order: (estimated rows, delete the oldest N) per table."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Baseline:
@@ -380,14 +397,12 @@ class Store:
             self._enforce_spool_size(sink, influx.spool_max_size, report)
 
     def _enforce_spool_size(self, sink: str, budget: int, report: HousekeepingReport) -> None:
-        """The spool's size is estimated as unshipped rows x the file's bytes per row."""
+        """The spool's size is estimated as unshipped rows x the file's bytes per row
+        (both from ids: counting millions of rows every minute would cost seconds)."""
         row_bytes = self._bytes_per_row()
         cursors = {table: db.get_cursor(self._db, sink, table) for table in db.EXPORTED_TABLES}
         pending = {
-            table: self._db.execute(
-                f"SELECT count(*) FROM {table} WHERE id > ?", (cursor,)
-            ).fetchone()[0]
-            for table, cursor in cursors.items()
+            table: max(0, self._id_range(table)[1] - cursor) for table, cursor in cursors.items()
         }
         excess = sum(pending.values()) - budget // row_bytes
         for table in db.EXPORTED_TABLES:  # the oldest raw results go first
@@ -402,11 +417,17 @@ class Store:
             excess -= drop
 
     def _bytes_per_row(self) -> int:
-        rows = sum(
-            self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in db.EXPORTED_TABLES
-        )
-        return max(1, db.used_bytes(self._db) // max(1, int(rows)))
+        rows = 0
+        for table in db.EXPORTED_TABLES:
+            first, last = self._id_range(table)
+            rows += last - first + 1 if last else 0
+        return max(1, db.used_bytes(self._db) // max(1, rows))
+
+    def _id_range(self, table: str) -> tuple[int, int]:
+        """(first, last) id of a table, (0, 0) when empty. Ids only grow and the oldest
+        rows go first, so ``last - first + 1`` estimates the rows without counting them."""
+        first, last = self._db.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+        return (int(first), int(last)) if last is not None else (0, 0)
 
     def _skip(
         self,
@@ -436,26 +457,16 @@ class Store:
     def _enforce_size_cap(self, now_ns: int, report: HousekeepingReport) -> None:
         """Past ``max_size``, drop the oldest raw results, then snapshots, then 10 s rollups."""
         cap = self.config.max_size
-        for table in ("results", "snapshots"):
+        for name, (count_sql, delete_sql) in _OLDEST_FIRST.items():
             while (used := db.used_bytes(self._db)) > cap:
-                rows = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                rows = self._db.execute(count_sql).fetchone()[0] or 0
                 if not rows:
                     break
-                share = (used - cap) / used
-                chunk = min(rows, max(1, int(rows * share * 1.1) + 1), _DELETE_CHUNK)
+                # the share of rows to drop, a little more so one pass usually does
+                chunk = min(rows, int(rows * (used - cap) / used * 1.1) + 1, _DELETE_CHUNK)
                 with self._transaction():
-                    deleted = self._db.execute(
-                        f"DELETE FROM {table} WHERE id IN"
-                        f" (SELECT id FROM {table} ORDER BY id LIMIT ?)",
-                        (chunk,),
-                    ).rowcount
-                name = f"size_{table}"
-                report.dropped[name] = report.dropped.get(name, 0) + deleted
-        if db.used_bytes(self._db) > cap:
-            with self._transaction():
-                report.dropped["size_rollups_10s"] = self._db.execute(
-                    "DELETE FROM rollups WHERE step_s = 10"
-                ).rowcount
+                    deleted = self._db.execute(delete_sql, (chunk,)).rowcount
+                report.dropped[f"size_{name}"] = report.dropped.get(f"size_{name}", 0) + deleted
         size_drops = sum(n for name, n in report.dropped.items() if name.startswith("size_"))
         if size_drops:
             text = f"database reached its size cap ({cap} bytes): {size_drops} oldest rows dropped"

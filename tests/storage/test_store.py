@@ -215,3 +215,15 @@ def test_a_failed_batch_is_all_or_nothing_and_the_next_one_is_whole(tmp_path: Pa
     assert store.query_results(0) == []
     store.write_results([good])
     assert store.query_results(0) == [good]
+
+
+def test_size_cap_keeps_the_minute_rollups_longest(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.write_results(sample_results(12_000))  # 120 s
+    store.housekeeping(START_NS + 200 * S)
+    assert store.query_rollups(10, 0) and store.query_rollups(60, 0)
+    tiny = Store.open(store.path, site="shanghai", config=StorageConfig(max_size=1))
+    report = tiny.housekeeping(START_NS + 200 * S)
+    assert report.dropped["size_results"] == 12_000 and report.dropped["size_rollups_10s"] > 0
+    assert tiny.query_results(0) == [] and tiny.query_rollups(10, 0) == []
+    assert sum(row.sent for row in tiny.query_rollups(60, 0, protocol="*")) == 12_000
