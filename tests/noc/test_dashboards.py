@@ -1,0 +1,239 @@
+"""The NOC dashboards (deploy/grafana/dashboards): valid Grafana JSON whose every query,
+filled in as Grafana fills it, runs on a real influxd holding a lab scenario's telemetry
+and returns the columns its panel shows."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.noc import grafana
+from tests.noc.telemetry import STALE_SITE, Telemetry
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
+DASHBOARD_FILES = sorted((DEPLOY / "dashboards").glob("*.json"))
+DASHBOARDS = {path.stem: grafana.load(path) for path in DASHBOARD_FILES}
+DATASOURCE_FILE = DEPLOY / "provisioning" / "datasources" / "borderpath.yaml"
+PROVIDER_FILE = DEPLOY / "provisioning" / "dashboards" / "borderpath.yaml"
+SCHEMA_VERSION = 39
+"""Grafana 10.4 / 11.0: the oldest Grafana the dashboards are written for."""
+
+
+def provisioned_uid() -> str:
+    match = re.search(r"^\s*uid:\s*(\S+)\s*$", DATASOURCE_FILE.read_text(), re.MULTILINE)
+    assert match, f"{DATASOURCE_FILE} gives the data source no uid"
+    return match.group(1)
+
+
+def datasource_references(node: Any) -> list[dict[str, Any]]:
+    """Every ``datasource`` object anywhere in a dashboard."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("datasource"), dict):
+            found.append(node["datasource"])
+        for value in node.values():
+            found += datasource_references(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += datasource_references(value)
+    return found
+
+
+def test_the_three_dashboards_are_there() -> None:
+    assert set(DASHBOARDS) == {"border-matrix", "path-detail", "fleet"}
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_dashboard_is_valid_grafana_json(name: str) -> None:
+    dashboard = DASHBOARDS[name]
+    assert dashboard["schemaVersion"] == SCHEMA_VERSION
+    assert dashboard["uid"] == f"borderpath-{name}" and len(dashboard["uid"]) <= 40
+    assert "id" not in dashboard, "a provisioned dashboard must not carry a database id"
+    ids = [panel["id"] for panel in grafana.panels(dashboard)]
+    assert len(ids) == len(set(ids)), f"panel ids repeat: {sorted(ids)}"
+    for panel in grafana.panels(dashboard):
+        assert panel["title"] and panel["type"]
+        assert {"h", "w", "x", "y"} <= panel["gridPos"].keys()
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+    uids = {dashboard["uid"] for dashboard in DASHBOARDS.values()}
+    assert len(uids) == len(DASHBOARDS)
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_datasource_is_the_provisioned_one(name: str) -> None:
+    uid = provisioned_uid()
+    for reference in datasource_references(DASHBOARDS[name]):
+        if reference.get("type") == "grafana":
+            continue  # Grafana's own built-in annotations
+        assert reference == {"type": "influxdb", "uid": uid}
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_variable_a_query_uses_is_defined(name: str) -> None:
+    dashboard = DASHBOARDS[name]
+    defined = {variable["name"] for variable in dashboard["templating"]["list"]}
+    for query in grafana.queries(dashboard):
+        assert grafana.referenced(query.text) <= defined | grafana.MACROS, query.where
+    for panel in grafana.panels(dashboard):
+        texts = [panel["title"], panel.get("repeat", "")]
+        texts += [target.get("alias", "") for target in panel.get("targets", [])]
+        for text in texts:
+            names = {n for n in grafana.referenced(text) if not n.startswith("tag_")}
+            assert names <= defined | grafana.ALIAS_ONLY | grafana.MACROS, (panel["title"], text)
+
+
+def test_provisioning_points_at_the_dashboards() -> None:
+    provider = PROVIDER_FILE.read_text()
+    match = re.search(r"^\s*path:\s*(\S+)\s*$", provider, re.MULTILINE)
+    assert match, "the dashboard provider has no path"
+    compose = (DEPLOY.parent / "compose" / "compose.yaml").read_text()
+    assert f"../grafana/dashboards:{match.group(1)}:ro" in compose
+    assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in compose
+
+
+# -- the queries against a real server ------------------------------------------------
+
+
+def one_path(telemetry: Telemetry) -> dict[str, str | list[str]]:
+    """What a NOC engineer picks to look at one path: the one the lab cut."""
+    return {
+        "site": telemetry.site,
+        "carrier": "china-telecom",
+        "uplink": "ct",
+        "pop": "hkg",
+        "protocol": ["icmp", "tcp", "udp", "http", "quic"],
+        "class": "interactive",
+        "stale": "10m",
+    }
+
+
+EVERYTHING = {name: "$__all" for name in ("site", "carrier", "uplink", "pop", "protocol")}
+
+
+def choose(dashboard: dict[str, Any], telemetry: Telemetry, selected: str) -> grafana.Selection:
+    """ "all" selects All wherever a variable allows it, one path elsewhere."""
+    one = one_path(telemetry)
+    if selected == "one path":
+        return one
+    single = {v["name"] for v in dashboard["templating"]["list"] if not v.get("includeAll")}
+    return {
+        name: one[name] if name in single else value for name, value in (one | EVERYTHING).items()
+    }
+
+
+QUERIES = [
+    pytest.param(name, query, id=f"{name}: {query.where}")
+    for name, dashboard in DASHBOARDS.items()
+    for query in grafana.queries(dashboard)
+]
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+@pytest.mark.parametrize("selected", ["all", "one path"])
+@pytest.mark.parametrize(("name", "query"), QUERIES)
+def test_query_returns_the_columns_its_panel_shows(
+    telemetry: Telemetry, name: str, query: grafana.Query, selected: str
+) -> None:
+    dashboard = DASHBOARDS[name]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    choice = choose(dashboard, telemetry, selected)
+    text = grafana.interpolate(query.text, variables, choice, query.time_from, query.min_interval)
+    series = telemetry.server.query(text, telemetry.database)
+    assert series, f"no rows for {text}"
+    wanted = grafana.selected_columns(query.text)
+    for one in series:
+        assert set(wanted) <= set(one["columns"]) | set(one.get("tags", {})), text
+        assert set(grafana.group_by_tags(query.text)) <= set(one.get("tags", {})), text
+        assert one["values"], text
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_variables_list_what_the_agents_wrote(telemetry: Telemetry, name: str) -> None:
+    variables = {v["name"]: v for v in DASHBOARDS[name]["templating"]["list"]}
+    expected = {
+        "site": {telemetry.site, STALE_SITE},
+        "uplink": set(telemetry.uplinks),
+        "pop": set(telemetry.pops),
+        "carrier": {"china-telecom", "china-unicom", "china-mobile"},
+        "class": {"voice", "interactive", "bulk"},
+    }
+    for variable in variables.values():
+        if variable["type"] != "query":
+            continue
+        choice = choose(DASHBOARDS[name], telemetry, "all")
+        text = grafana.interpolate(variable["query"], variables, choice, "1h")
+        rows = telemetry.server.rows(text, telemetry.database)
+        values = {str(row.get("value", row.get("fieldKey"))) for row in rows}
+        if "regex" in variable:
+            pattern = re.compile(variable["regex"].strip("/"))
+            values = {m.group(1) for v in values if (m := pattern.match(v))}
+        assert values >= expected[variable["name"]], variable["name"]
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+def test_protocol_choice_shows_only_those_protocols(telemetry: Telemetry) -> None:
+    dashboard = DASHBOARDS["path-detail"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    choice = one_path(telemetry) | {"protocol": ["icmp", "udp"]}
+    panel = next(p for p in grafana.panels(dashboard) if p["title"].startswith("RTT p50"))
+    shown = set()
+    for target in panel["targets"]:
+        text = grafana.interpolate(target["query"], variables, choice, "1h")
+        for series in telemetry.server.query(text, telemetry.database):
+            shown.add(series.get("tags", {}).get("protocol") or series["name"])
+    assert shown == {"ping", "udp"}
+
+
+def panel_rows(
+    telemetry: Telemetry, name: str, title: str, ref: str = "A", time_from: str = ""
+) -> list[dict[str, Any]]:
+    """Rows of one panel query with All selected (tags as columns), over the panel's
+    range or ``time_from`` (the last 15 minutes give 1 s intervals)."""
+    dashboard = DASHBOARDS[name]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    query = next(q for q in grafana.queries(dashboard) if q.where == f"{title} [{ref}]")
+    choice = choose(dashboard, telemetry, "all")
+    span = time_from or query.time_from
+    text = grafana.interpolate(query.text, variables, choice, span, query.min_interval)
+    return telemetry.server.rows(text, telemetry.database)
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+def test_border_matrix_shows_the_cut_path_down_and_hkg_steered_away(telemetry: Telemetry) -> None:
+    rows = panel_rows(
+        telemetry, "border-matrix", "Paths now: every uplink \N{MULTIPLICATION SIGN} PoP"
+    )
+    live = {(r["uplink"], r["pop"]): r for r in rows if r["site"] == telemetry.site}
+    assert set(live) == {(u, p) for u in telemetry.uplinks for p in telemetry.pops}
+    cut = live[("ct", "hkg")]
+    assert (cut["state"], cut["steered"], cut["sla"]) == ("down", 0, 0)
+    assert cut["route"] == "ct-163" and cut["loss"] > 30
+    assert sum(live[(u, "hkg")]["steered"] for u in telemetry.uplinks) == 1
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+def test_loss_by_protocol_shows_the_cut_as_total_loss(telemetry: Telemetry) -> None:
+    rows = panel_rows(telemetry, "path-detail", "Loss by protocol (probes)", "B", "15m")
+    tcp = [row["loss"] for row in rows if row["protocol"] == "tcp"]
+    assert tcp[0] < 50 and max(tcp) == 100.0
+
+
+@pytest.mark.influx
+@pytest.mark.lab
+def test_fleet_lists_degraded_paths_and_the_silent_agent(telemetry: Telemetry) -> None:
+    degraded = panel_rows(telemetry, "fleet", "Sites with degraded paths now")
+    assert ("ct", "hkg", "down") in {(r["uplink"], r["pop"], r["state"]) for r in degraded}
+    seen = {r["site"] for r in panel_rows(telemetry, "fleet", "Agents that stopped reporting")}
+    recent = {
+        r["site"] for r in panel_rows(telemetry, "fleet", "Agents that stopped reporting", "B")
+    }
+    assert seen - recent == {STALE_SITE}
+    switches = panel_rows(telemetry, "fleet", "Route switches per site")
+    assert sum(r["switches"] for r in switches if r["site"] == telemetry.site) >= 1
