@@ -142,6 +142,16 @@ def get_cursor(connection: sqlite3.Connection, sink: str, source: str) -> int:
     return int(row[0]) if row else 0
 
 
+def backlog(connection: sqlite3.Connection, sink: str) -> dict[str, int]:
+    """Rows not yet shipped to ``sink``, per exported table."""
+    return {
+        table: connection.execute(
+            f"SELECT count(*) FROM {table} WHERE id > ?", (get_cursor(connection, sink, table),)
+        ).fetchone()[0]
+        for table in EXPORTED_TABLES
+    }
+
+
 def set_cursor(connection: sqlite3.Connection, sink: str, source: str, last_id: int) -> None:
     connection.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?)", (sink, source, last_id))
 

@@ -121,14 +121,9 @@ class Exporter:
         self._db.close()
 
     def backlog(self) -> dict[str, int]:
-        """Rows not yet shipped, per table."""
-        return {
-            table: self._db.execute(
-                f"SELECT count(*) FROM {table} WHERE id > ?",
-                (db.get_cursor(self._db, self.name, table),),
-            ).fetchone()[0]
-            for table in db.EXPORTED_TABLES
-        }
+        """Rows not yet shipped, per table (on this exporter's thread; from another
+        thread, ask the store: ``Store.backlog()``)."""
+        return db.backlog(self._db, self.name)
 
     def run_once(self) -> int:
         """Ship at most one batch per table; returns the rows taken off the queue
@@ -184,8 +179,9 @@ class Exporter:
                 if report.caught_up:  # a backlog drains without pauses
                     await asyncio.sleep(self.config.flush_interval)
         finally:
+            # the batch in flight ends first (at most ``timeout``), without blocking the loop
             self._stopping.set()
-            executor.shutdown(wait=True)
+            await loop.run_in_executor(None, executor.shutdown)
 
     def _backoff(self, retry_after: float | None) -> float:
         """Exponential (retry_min doubling up to retry_max) with equal jitter; the

@@ -664,6 +664,10 @@ class Store:
         )
         return [db.snapshot_from_row(row[0], row[1], row[2:]) for row in rows]
 
+    def backlog(self, sink: str = INFLUX_SINK) -> dict[str, int]:
+        """Rows not yet shipped to ``sink``, per table."""
+        return db.backlog(self._db, sink)
+
     def counters(self) -> dict[str, int]:
         """Cumulative counts: dropped_<reason>_<table>, shipped_<sink>, dead_<sink>..."""
         return db.read_counters(self._db)

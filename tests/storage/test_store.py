@@ -9,7 +9,7 @@ import pytest
 
 from borderpath.core.errors import StorageError
 from borderpath.probes.result import ErrorKind, ProbeResult
-from borderpath.storage import AsyncStore, Exporter, InfluxConfig, StorageConfig, Store
+from borderpath.storage import AsyncStore, InfluxConfig, StorageConfig, Store
 from tests.storage.conftest import START_NS, sample_event, sample_results, sample_snapshot
 
 S = 1_000_000_000
@@ -101,11 +101,10 @@ def test_unshipped_rows_outlive_retention_until_the_spool_age(tmp_path: Path) ->
     store.write_results(sample_results(10))
     store.housekeeping(START_NS + 2 * HOUR)
     assert len(store.query_results(0)) == 10  # older than 1 h, but never shipped
-    exporter = Exporter(store.path, store.config.influxdb or DEAD_SERVER)
-    assert exporter.backlog()["results"] == 10
+    assert store.backlog()["results"] == 10
     report = store.housekeeping(START_NS + 4 * HOUR)
     assert report.dropped["spool_results"] == 10
-    assert exporter.backlog()["results"] == 0
+    assert store.backlog()["results"] == 0
     assert store.query_results(0) == []
     [event] = store.query_events(0, kind="storage.dropped")
     assert "10 unshipped results" in event.text
@@ -115,8 +114,7 @@ def test_spool_size_cap_drops_the_oldest_unshipped(tmp_path: Path) -> None:
     store = open_store(tmp_path, influxdb={**DEAD_SERVER.model_dump(), "spool_max_size": "100KiB"})
     store.write_results(sample_results(20_000))
     report = store.housekeeping(START_NS + 300 * S)
-    exporter = Exporter(store.path, store.config.influxdb or DEAD_SERVER)
-    left = exporter.backlog()["results"]
+    left = store.backlog()["results"]
     assert 0 < left < 20_000 and report.dropped["spool_results"] == 20_000 - left
     # what is left to ship is the newest
     newest_unshipped = store.query_results(0)[-left:]
