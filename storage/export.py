@@ -76,6 +76,8 @@ class _Batch:
 
 @dataclasses.dataclass(slots=True)
 class DrainReport:
+    """What one ``drain()`` did (``Exporter.report``: totals since the exporter was made)."""
+
     points: int = 0
     """Points acknowledged by the server."""
     requests: int = 0

@@ -39,6 +39,8 @@ class WriteFailed(Exception):
 
 
 class Sink(Protocol):
+    """Where an Exporter sends line protocol: V2Sink, V1Sink, or your own."""
+
     def write(self, body: bytes) -> None:
         """Send ``body`` (line protocol, ns precision); raise WriteFailed unless 2xx."""
 

@@ -79,6 +79,8 @@ class Baseline:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """A line a server refused for good, with its answer (``Store.dead_letters``)."""
+
     time_ns: int
     sink: str
     source: str
@@ -89,6 +91,8 @@ class DeadLetter:
 
 @dataclasses.dataclass(slots=True)
 class HousekeepingReport:
+    """What one ``housekeeping()`` did."""
+
     rolled_up: int = 0
     """Rollup rows written."""
     dropped: dict[str, int] = dataclasses.field(default_factory=dict)
