@@ -46,6 +46,12 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def median(values: Iterable[float | None]) -> float | None:
+    """The median of the values that are not None; None when there are none."""
+    present = sorted(value for value in values if value is not None)
+    return percentile(present, 0.5) if present else None
+
+
 def summarize(
     uplink: str, pop: str, protocol: str, start_ns: int, samples: Iterable[Sample]
 ) -> Summary:
@@ -85,11 +91,6 @@ def merge(uplink: str, pop: str, protocol: str, start_ns: int, rows: Sequence[Su
     the rows' values (the raw samples are no longer there)."""
     sent = sum(row.sent for row in rows)
     received = sum(row.received for row in rows)
-
-    def median_of(values: Iterable[float | None]) -> float | None:
-        present = sorted(value for value in values if value is not None)
-        return percentile(present, 0.5) if present else None
-
     means = [(row.rtt_mean_ms, row.received) for row in rows if row.rtt_mean_ms is not None]
     weight = sum(count for _, count in means)
     return Summary(
@@ -101,10 +102,10 @@ def merge(uplink: str, pop: str, protocol: str, start_ns: int, rows: Sequence[Su
         received=received,
         loss=(sent - received) / sent if sent else 0.0,
         rtt_min_ms=min((r.rtt_min_ms for r in rows if r.rtt_min_ms is not None), default=None),
-        rtt_p50_ms=median_of(row.rtt_p50_ms for row in rows),
-        rtt_p95_ms=median_of(row.rtt_p95_ms for row in rows),
+        rtt_p50_ms=median(row.rtt_p50_ms for row in rows),
+        rtt_p95_ms=median(row.rtt_p95_ms for row in rows),
         rtt_max_ms=max((r.rtt_max_ms for r in rows if r.rtt_max_ms is not None), default=None),
         rtt_mean_ms=sum(mean * count for mean, count in means) / weight if weight else None,
-        jitter_ms=median_of(row.jitter_ms for row in rows),
+        jitter_ms=median(row.jitter_ms for row in rows),
         forged=sum(row.forged for row in rows),
     )

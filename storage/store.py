@@ -27,7 +27,7 @@ from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.probes.result import ErrorKind, ProbeResult
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
-from borderpath.storage.rollups import STEPS_S, Sample, Summary, merge, summarize
+from borderpath.storage.rollups import STEPS_S, Sample, Summary, median, merge, summarize
 from borderpath.storage.schema import SeriesInfo, encode_extras
 
 log = logging.getLogger("borderpath.storage")
@@ -715,14 +715,6 @@ def _summary_row(summary: Summary) -> tuple[Any, ...]:
     return dataclasses.astuple(summary)
 
 
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _baseline(hour: int, rows: list[Summary]) -> Baseline:
     sent = sum(row.sent for row in rows)
     lost = sum(row.sent - row.received for row in rows)
@@ -730,8 +722,8 @@ def _baseline(hour: int, rows: list[Summary]) -> Baseline:
         hour_of_week=hour,
         minutes=len(rows),
         loss=lost / sent if sent else 0.0,
-        rtt_p50_ms=_median([r.rtt_p50_ms for r in rows if r.rtt_p50_ms is not None]),
-        rtt_p95_ms=_median([r.rtt_p95_ms for r in rows if r.rtt_p95_ms is not None]),
+        rtt_p50_ms=median(row.rtt_p50_ms for row in rows),
+        rtt_p95_ms=median(row.rtt_p95_ms for row in rows),
     )
 
 
