@@ -210,7 +210,7 @@ class Agent:
         report = await self.store.housekeeping()
         log.debug("housekeeping: %s", report)
         if self.exporter is not None:
-            self.backlog = await self.store.run(self.exporter.backlog)
+            self.backlog = await self.store.run(self.store.store.backlog)
 
     async def _record(self, kind: str, text: str) -> None:
         assert self.store is not None
