@@ -1,51 +1,63 @@
-"""The telemetry the NOC dashboards read, produced by a short lab scenario.
+"""The telemetry the NOC dashboards read, written by the real agent in a short lab scenario.
 
-``produce(server, database, root)`` fills a real influxd with what borderpath writes:
-the lab's own agent config (``borderpath lab agent-config``), the real probe engine in
-the branch of a real lab (its responders on every PoP), the real selector judging the
-results, a real Store keeping results, snapshots and events, and storage's Exporter
-shipping them. These are the parts ``borderpath agent run`` wires; running the agent
-itself is the next step (it cannot reach a loopback influxd from the branch namespace,
-so its store would be exported from here afterwards, and it does not trace route
-labels yet). Only ``produce`` changes then.
+``produce(server, database, root)`` brings up a lab, runs ``borderpath agent run`` in
+its branch with the lab's own agent config (``borderpath lab agent-config``, at lab
+speed) while the scenario cuts and spoils paths, then ships the agent's store to a real
+influxd with storage's Exporter, the agent's own export code. The export runs from
+this process after the agent stopped because the branch namespace cannot reach an
+influxd on the host's loopback.
 
 What the scenario guarantees (the dashboards' tests rely on it):
 
 - every uplink x PoP x protocol has results, most of them answered;
-- ct -> hkg is blackholed after ``CUT_AT_S``: that path goes down and hkg's traffic
-  is steered elsewhere (a ``decision`` event);
-- cu -> nrt gets injected RSTs on TCP: forged answers are counted;
-- every path carries a route label (the lab's backbone, what tracing finds there);
-- an ``alert.firing`` event for the cut (the alerts package is not written yet);
-- a second site, ``STALE_SITE``, whose agent last reported ``STALE_AGE_S`` ago.
+- once the agent has chosen an uplink for hkg, that path (``cut_uplink`` -> hkg) is
+  blackholed: it goes down and hkg's traffic moves away from it (a ``decision`` event);
+- cu -> nrt gets injected RSTs on TCP, cm -> sin loses 30 %;
+- an ``alert.firing`` event for the cut, added to the agent's store afterwards: the
+  alerts package does not exist yet;
+- a second site, ``STALE_SITE``, whose agent last reported ``STALE_AGE_S`` ago
+  (written through a Store directly: there is no second lab).
+
+Not there yet: route labels (the agent does not trace), so the ``route`` tag is absent
+and the route-label annotation has nothing to show (``NOT_WRITTEN_YET``).
 """
 
-import asyncio
 import dataclasses
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from borderpath.agent.config import AgentConfig, load_config
+from borderpath.agent.matrix import fetch_status
+from borderpath.core.errors import BorderpathError
 from borderpath.core.records import EventRecord
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.probes import ProbeResult
 from borderpath.selector import Selector
-from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
+from borderpath.storage import Exporter, InfluxConfig, Store
 from tests.conftest import unique_lab_name
 from tests.influxd import InfluxServer
 
-RUN_S = 14.0
-"""How long the probes run (the whole scenario, lab up and export included, ~25 s)."""
-CUT_AT_S = 4.0
-"""When ct -> hkg is blackholed, counted from the first probe."""
-TICK_S = 0.2
-SNAPSHOT_S = 1.0
+AFTER_CUT_S = 10.0
+"""How long the agent runs after the cut (the whole scenario takes ~25 s)."""
+CHOICE_TIMEOUT_S = 15.0
+"""Longest wait for the agent to answer and steer hkg."""
+STOP_TIMEOUT_S = 15.0
 STALE_SITE = "lab-stale"
 STALE_AGE_S = 1800
 """The stale site's agent stopped reporting half an hour ago."""
+NOT_WRITTEN_YET = {"annotation Route label changes": "the agent does not trace route labels yet"}
+"""Queries the scenario cannot fill yet, and why."""
 _NS = 1_000_000_000
+_LAB_SPEED = """\
+timeout = "1s"
+intervals = { quic = "1s", http = "1s" }
+"""
+"""Handshakes every second, so 10 s after the cut its QUIC and HTTPS have failed too."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,25 +69,23 @@ class Telemetry:
     site: str
     uplinks: tuple[str, ...]
     pops: tuple[str, ...]
+    cut_uplink: str
+    """hkg was steered to this uplink when its path to hkg was cut."""
+    cut_carrier: str
 
 
 def produce(server: InfluxServer, database: str, root: Path) -> Telemetry:
-    """Run the scenario and export everything it stored to ``database`` on ``server``."""
-    name = unique_lab_name()
-    lab = Lab.up(name)
+    """Run the scenario and export everything the agent stored to ``database``."""
+    lab = Lab.up(unique_lab_name())
     try:
-        config = _agent_config(lab, root)
-        store = _open_store(root / "live.db", config, server, database)
-        labels = _route_labels(lab)
-        store.set_path_labels(labels)
-        store.add_events(_label_events(labels))
-        _impair(lab)
-        _probe(lab, store, config)
+        config_path = _write_config(lab, root)
+        config = load_config(config_path)
+        cut = _run_agent(lab, config, config_path, root / "agent.log")
     finally:
         lab.down()
-    store.add_events([_cut_alert(config.agent.site)])
-    store.close()
-    _export(root / "live.db", server, database)
+    database_path = config.storage.database_path(config.agent.data_dir)
+    _add_cut_alert(database_path, config, cut)
+    _export(database_path, server, database)
     _stale_site(root / "stale.db", config, server, database)
     return Telemetry(
         server,
@@ -83,119 +93,97 @@ def produce(server: InfluxServer, database: str, root: Path) -> Telemetry:
         config.agent.site,
         tuple(u.name for u in config.uplinks),
         tuple(p.name for p in config.pops),
+        cut,
+        config.uplink(cut).carrier,
     )
 
 
-def _agent_config(lab: Lab, root: Path) -> AgentConfig:
-    """The config ``borderpath lab agent-config`` gives the lab's branch, with handshakes
-    every second and a 1 s timeout so a 14 s scenario sees a cut path go down."""
+def _write_config(lab: Lab, root: Path) -> Path:
+    """The lab's agent config with a data dir, a status socket, snapshots every second."""
+    text = agent_config(lab.status())
+    text = text.replace(
+        "[agent]\n", f'[agent]\ndata_dir = "{root / "data"}"\nsnapshot_interval = "1s"\n', 1
+    )
+    text = text.replace("[probing]\n", "[probing]\n" + _LAB_SPEED, 1)
     path = root / "agent.toml"
-    path.write_text(agent_config(lab.status()), encoding="utf-8")
-    config = load_config(path)
-    probing = config.probing.model_copy(
-        update={"intervals": {"quic": 1.0, "http": 1.0}, "timeout": 1.0}
-    )
-    return config.model_copy(update={"probing": probing})
+    path.write_text(text + f'\n[status]\nlisten = "{root / "status.sock"}"\n', encoding="utf-8")
+    return path
 
 
-def _open_store(path: Path, config: AgentConfig, server: InfluxServer, database: str) -> Store:
-    return Store.open(
-        path,
-        site=config.agent.site,
-        config=StorageConfig(influxdb=_influx(server, database)),
-        uplinks=config.uplinks,
-        pops=config.pops,
-    )
-
-
-def _influx(server: InfluxServer, database: str) -> InfluxConfig:
-    return InfluxConfig(url=server.url, api="v1", database=database)
-
-
-def _route_labels(lab: Lab) -> dict[tuple[str, str], str]:
-    """Each path's backbone: the label the tracer gives the lab's hops."""
-    status = lab.status()
-    return {
-        (uplink["name"], pop["name"]): uplink["backbone"]
-        for uplink in status["uplinks"]
-        for pop in status["pops"]
-    }
-
-
-def _label_events(labels: dict[tuple[str, str], str]) -> list[EventRecord]:
-    """What the agent records when tracing first labels a path."""
-    now = time.time_ns()
-    return [
-        EventRecord(
-            now,
-            "path.label",
-            f"{uplink} -> {pop} crosses the border on {label}",
-            labels={"uplink": uplink, "pop": pop},
-            values={"label": label},
+def _run_agent(lab: Lab, config: AgentConfig, path: Path, log: Path) -> str:
+    """``borderpath agent run`` in the branch; cut hkg's chosen path once there is one,
+    spoil two others, and stop the agent AFTER_CUT_S later. Returns the cut uplink."""
+    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(path)]
+    with log.open("wb") as output:
+        agent = subprocess.Popen(
+            netns.exec_argv(lab.namespace("branch"), argv),
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
-        for (uplink, pop), label in labels.items()
-    ]
-
-
-def _impair(lab: Lab) -> None:
-    lab.apply(
-        [
-            {"at": CUT_AT_S, "uplink": "ct", "pop": "hkg", "blackhole": True},
-            {"at": CUT_AT_S, "uplink": "cu", "pop": "nrt", "protocol": "tcp", "inject": "rst"},
-            {"at": CUT_AT_S, "uplink": "cm", "pop": "sin", "loss": 0.3},
-        ]
-    )
-
-
-def _probe(lab: Lab, store: Store, config: AgentConfig) -> None:
-    """Probe every series for RUN_S in the branch; the selector judges as the agent does."""
-    selector = Selector(config.selector, config.uplinks, config.pops)
-
-    def on_batch(batch: list[ProbeResult]) -> None:
-        store.write_results(batch)
-        selector.ingest(batch)
-
-    async def main() -> None:
-        engine = Engine(config.uplinks, config.pops, config.probing, on_batch)
-        await engine.start()
+    try:
+        cut = _steered_uplink(config.status.listen, "hkg")
+        lab.apply(
+            [
+                {"uplink": cut, "pop": "hkg", "blackhole": True},
+                {"uplink": "cu", "pop": "nrt", "protocol": "tcp", "inject": "rst"},
+                {"uplink": "cm", "pop": "sin", "loss": 0.3},
+            ]
+        )
+        time.sleep(AFTER_CUT_S)
+    finally:
+        agent.send_signal(signal.SIGTERM)
         try:
-            await _judge(selector, store)
-        finally:
-            await engine.stop()
+            code = agent.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+            raise
+    if code != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the agent exited with {code}:\n{tail}")
+    return cut
 
-    plumbing = Plumbing(config.uplinks, config.probing)
-    with netns.entered(lab.namespace("branch")):
-        plumbing.apply()
+
+def _steered_uplink(listen: str, pop: str) -> str:
+    """The uplink the agent steers ``pop`` to, from its status API, once it has one."""
+    deadline = time.monotonic() + CHOICE_TIMEOUT_S
+    while time.monotonic() < deadline:
         try:
-            asyncio.run(main())
-        finally:
-            plumbing.remove()
+            choice = fetch_status(listen)["pops"].get(pop, {}).get("uplinks", [])
+        except BorderpathError:
+            choice = []  # not listening yet
+        if choice:
+            return str(choice[0]["uplink"])
+        time.sleep(0.2)
+    raise RuntimeError(f"the agent did not steer {pop} within {CHOICE_TIMEOUT_S:.0f} s")
 
 
-async def _judge(selector: Selector, store: Store) -> None:
-    """Tick the selector, store its decisions as events and its snapshots every second."""
-    start = time.monotonic()
-    next_snapshot = start
-    while (now := time.monotonic()) - start < RUN_S:
-        store.add_events(decision.to_event() for decision in selector.tick())
-        if now >= next_snapshot:
-            store.add_snapshots(selector.snapshots())
-            next_snapshot += SNAPSHOT_S
-        await asyncio.sleep(TICK_S)
-
-
-def _cut_alert(site: str) -> EventRecord:
-    return EventRecord(
-        time_ns=time.time_ns(),
-        kind="alert.firing",
-        text=f"{site}: ct -> hkg is down (every probe lost for {RUN_S - CUT_AT_S:.0f} s)",
-        labels={"uplink": "ct", "pop": "hkg", "severity": "critical", "fingerprint": "ct-hkg"},
-        values={"loss": 1.0},
-    )
+def _add_cut_alert(path: Path, config: AgentConfig, cut: str) -> None:
+    """The alert the alerts package will raise for the cut (it does not exist yet)."""
+    store = Store.open(path, site=config.agent.site, uplinks=config.uplinks, pops=config.pops)
+    try:
+        store.add_events(
+            [
+                EventRecord(
+                    time_ns=time.time_ns(),
+                    kind="alert.firing",
+                    text=f"{config.agent.site}: {cut} -> hkg is down, every probe lost",
+                    labels={
+                        "uplink": cut,
+                        "pop": "hkg",
+                        "severity": "critical",
+                        "fingerprint": f"{cut}-hkg",
+                    },
+                    values={"loss": 1.0},
+                )
+            ]
+        )
+    finally:
+        store.close()
 
 
 def _export(path: Path, server: InfluxServer, database: str) -> None:
-    exporter = Exporter(path, _influx(server, database))
+    exporter = Exporter(path, InfluxConfig(url=server.url, api="v1", database=database))
     try:
         report = exporter.drain(max_seconds=30)
     finally:
@@ -206,18 +194,17 @@ def _export(path: Path, server: InfluxServer, database: str) -> None:
 
 def _stale_site(path: Path, live: AgentConfig, server: InfluxServer, database: str) -> None:
     """A second branch whose agent stopped: one minute of results and snapshots that
-    ended STALE_AGE_S ago (written synthetically: there is no second lab)."""
-    config = live.model_copy(update={"agent": live.agent.model_copy(update={"site": STALE_SITE})})
+    ended STALE_AGE_S ago."""
     end_ns = time.time_ns() - STALE_AGE_S * _NS
     results = [
         ProbeResult(end_ns - (60 - second) * _NS, u.name, p.name, "icmp", True, 40.0 + second % 7)
         for second in range(60)
-        for u in config.uplinks
-        for p in config.pops
+        for u in live.uplinks
+        for p in live.pops
     ]
-    selector = Selector(config.selector, config.uplinks, config.pops)
+    selector = Selector(live.selector, live.uplinks, live.pops)
     selector.ingest(results)
-    store = _open_store(path, config, server, database)
+    store = Store.open(path, site=STALE_SITE, uplinks=live.uplinks, pops=live.pops)
     try:
         store.write_results(results)
         store.add_snapshots(selector.snapshots(end_ns / _NS))
