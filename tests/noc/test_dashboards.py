@@ -56,6 +56,11 @@ def test_dashboard_is_valid_grafana_json(name: str) -> None:
         assert panel["title"] and panel["type"]
         assert {"h", "w", "x", "y"} <= panel["gridPos"].keys()
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+    for annotation in dashboard["annotations"]["list"]:
+        if "query" in annotation:  # the legacy fields and the target Grafana 10+ reads agree
+            target = annotation["target"]
+            assert target["query"] == annotation["query"] and target["rawQuery"]
+            assert target["textColumn"] == annotation["textColumn"] == "text"
     uids = {dashboard["uid"] for dashboard in DASHBOARDS.values()}
     assert len(uids) == len(DASHBOARDS)
 
