@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterable
 
+from borderpath.core.durations import format_duration
 from borderpath.probes.result import ProbeResult
 from borderpath.selector.decision import Decision
 from borderpath.selector.selector import Selector
@@ -44,7 +45,7 @@ class ReplayReport:
         for pop, counter in sorted(self.time_on.items()):
             total = sum(counter.values()) or 1.0
             shares = ", ".join(
-                f"{choice} {seconds / 3600:.1f} h ({seconds / total:.0%})"
+                f"{choice} {format_duration(round(seconds))} ({seconds / total:.0%})"
                 for choice, seconds in sorted(counter.items(), key=lambda item: -item[1])
             )
             lines.append(f"  {pop}: {shares}")

@@ -162,10 +162,9 @@ class RouteWriter:
                 continue
             if state.routes.get(prefix) != hops:
                 changes.append(RouteChange("replace", prefix, hops))
-        for prefix in sorted(steered | set(state.routes)):
-            has_route = prefix in state.routes or prefix in wanted
-            if prefix in steered and has_route and prefix not in state.rules:
-                changes.append(RouteChange("add-rule", prefix))
+        routed = (set(state.routes) | set(wanted)) - set(state.foreign)
+        for prefix in sorted((routed & steered) - state.rules):
+            changes.append(RouteChange("add-rule", prefix))
         for prefix in sorted(state.rules - steered):
             changes.append(RouteChange("delete-rule", prefix))
         for prefix in sorted(set(state.routes) - steered):

@@ -1,7 +1,193 @@
-"""``borderpath`` sub-commands of the selector."""
+"""``borderpath`` sub-commands of the selector: ``routes show|plan|apply|flush`` and ``replay``.
 
-from typing import Any
+``routes`` works in the network namespace it runs in (run it with ``ip netns exec NS``
+for a lab's branch). ``replay`` reads the local store read-only: safe while the agent runs.
+"""
+
+import argparse
+import datetime
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from borderpath.core.durations import parse_duration
+from borderpath.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from borderpath.agent.config import AgentConfig
+    from borderpath.probes.result import ProbeResult
+    from borderpath.selector.policy import Choice
+    from borderpath.selector.routes import RouteWriter
+
+STRATEGIES = ("quality", "cheapest", "priority", "balance")
+REPLAY_CHUNK_S = 3600
+"""Stored results are read an hour at a time, so a long replay never holds them all."""
 
 
 def add_commands(commands: Any) -> None:
     """Register this module's sub-commands on the top-level parser's subparsers."""
+    routes = commands.add_parser(
+        "routes",
+        help="show, plan, apply or flush borderpath's routes",
+        description="borderpath's own routing table, rules and routes (marked with its "
+        "proto number) in this network namespace; nothing else is ever touched.",
+    )
+    routes.add_argument("action", choices=("show", "plan", "apply", "flush"))
+    routes.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    routes.add_argument(
+        "--via",
+        action="append",
+        default=[],
+        metavar="POP=UPLINK[,UPLINK]",
+        help="steer a PoP by these uplinks (plan/apply; several = equal multipath); "
+        "PoPs not named keep the route they have",
+    )
+    routes.set_defaults(run=run_routes)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run the selector offline over stored results",
+        description="Every decision the selector would have made over the stored results, "
+        "the switches per hour and the time each PoP spent on each uplink.",
+    )
+    replay.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    replay.add_argument("--db", type=Path, help="the store (default: the config's)")
+    replay.add_argument(
+        "--since", default="24h", help="how far back: a duration (6h, 2d) or an ISO time; 24h"
+    )
+    replay.add_argument("--until", help="end: a duration ago or an ISO time (default: now)")
+    replay.add_argument("--strategy", choices=STRATEGIES, help="override [selector] strategy")
+    replay.add_argument("--tick", default="1s", help="selector tick interval (default 1s)")
+    replay.set_defaults(run=run_replay)
+
+
+def run_routes(args: argparse.Namespace) -> int:
+    from borderpath.agent.config import load_config
+    from borderpath.selector.routes import RouteWriter
+
+    config = load_config(args.config)
+    with RouteWriter(config.selector.routes, config.uplinks, config.pops) as writer:
+        if args.action == "show":
+            _show(writer)
+            return 0
+        state = writer.read()
+        if args.action == "flush":
+            changes = writer.flush_plan(state)
+        else:
+            choices = writer.installed_choices(state) | _via(args.via, config)
+            changes = writer.plan(choices, state)
+        for change in changes:
+            print(change.describe(config.selector.routes))
+        if not changes:
+            print("nothing to change")
+        if args.action == "plan":
+            return 0
+        result = writer.apply(changes, time.time_ns())
+    failed = [e.text for e in result.events if e.kind == "route.failed"]
+    for text in failed:
+        print(f"failed: {text}")
+    return 1 if failed else 0
+
+
+def _show(writer: "RouteWriter") -> None:
+    routes = writer.routes
+    state = writer.read()
+    print(f"table {routes.table}, rules at priority {routes.rule_priority}, proto {routes.proto}")
+    for prefix, hops in sorted(state.routes.items()):
+        rule = "rule" if prefix in state.rules else "NO RULE"
+        via = ", ".join(f"{gateway} dev {device} weight {w}" for gateway, device, w in hops)
+        print(f"  {prefix:<20} {rule:<8} via {via}")
+    for prefix in sorted(state.rules - set(state.routes)):
+        print(f"  {prefix:<20} rule     (no route of ours)")
+    for prefix, proto in sorted(state.foreign.items()):
+        print(f"  {prefix:<20} foreign route (proto {proto}) in our table, left alone")
+    for pop, choice in sorted(writer.installed_choices(state).items()):
+        print(f"  {pop}: {', '.join(f'{u}*{w}' for u, w in choice)}")
+
+
+def _via(values: Sequence[str], config: "AgentConfig") -> dict[str, "Choice"]:
+    """``--via hkg=cu`` / ``--via hkg=ct,cu`` -> choices, checked against the config."""
+    pops = {p.name for p in config.pops}
+    uplinks = {u.name for u in config.uplinks}
+    choices: dict[str, Choice] = {}
+    for value in values:
+        pop, _, names = value.partition("=")
+        chosen = [name for name in names.split(",") if name]
+        if pop not in pops or not chosen or any(name not in uplinks for name in chosen):
+            raise ConfigError(
+                f"--via {value!r}: write POP=UPLINK[,UPLINK] with PoPs {sorted(pops)} "
+                f"and uplinks {sorted(uplinks)}"
+            )
+        choices[pop] = tuple(sorted((name, 1) for name in chosen))
+    return choices
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from borderpath.agent.config import load_config
+    from borderpath.selector import Selector, replay
+    from borderpath.storage.store import Store
+
+    config = load_config(args.config)
+    selector_config = config.selector
+    if args.strategy:
+        selector_config = selector_config.model_copy(update={"strategy": args.strategy})
+    now = time.time()
+    since = _moment(args.since, now, "--since")
+    until = _moment(args.until, now, "--until") if args.until else now
+    tick = _seconds(args.tick, "--tick")
+    path = args.db or config.storage.database_path(config.agent.data_dir)
+    if not path.exists():
+        raise ConfigError(f"--db {path}: no such store")
+    store = Store.open_read_only(path, config.storage)
+    try:
+        selector = Selector(selector_config, config.uplinks, config.pops)
+        report = replay(selector, _batches(store, since, until, tick), tick_every=tick)
+    finally:
+        store.close()
+    print(report.render())
+    return 0
+
+
+def _batches(store: Any, since: float, until: float, tick: float) -> Iterator[list["ProbeResult"]]:
+    """Stored results in time order, one batch per tick interval."""
+    batch: list[ProbeResult] = []
+    slot = None
+    start = since
+    while start < until:
+        end = min(until, start + REPLAY_CHUNK_S)
+        for result in store.query_results(int(start * 1e9), int(end * 1e9)):
+            here = int(result.time_ns / 1e9 // tick)
+            if slot is not None and here != slot and batch:
+                yield batch
+                batch = []
+            slot = here
+            batch.append(result)
+        start = end
+    if batch:
+        yield batch
+
+
+def _moment(value: str, now: float, option: str) -> float:
+    """A duration ago ("6h") or an ISO time ("2026-11-23T20:00:00Z")."""
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: write a duration (6h) or an ISO time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def _seconds(value: str, option: str) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{option}: must be more than 0")
+    return seconds
