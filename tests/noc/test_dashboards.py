@@ -97,6 +97,15 @@ def test_provisioning_points_at_the_dashboards() -> None:
     assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in compose
 
 
+def test_grafana_reads_the_token_the_setup_writes() -> None:
+    token = re.search(r"\$__file\{(/run/secrets)/([\w.-]+)\}", DATASOURCE_FILE.read_text())
+    assert token, "the data source does not read its token from a file"
+    compose = (DEPLOY.parent / "compose" / "compose.yaml").read_text()
+    assert f"tokens:{token.group(1)}:ro" in compose
+    setup = (DEPLOY.parent / "influxdb" / "2.x" / "setup.sh").read_text()
+    assert f'"$TOKEN_DIR/{token.group(2)}"' in setup
+
+
 # -- the queries against a real server ------------------------------------------------
 
 
