@@ -144,7 +144,7 @@ class Engine:
                 self._push(following, series, 0, following, steps + 1)
             self._outstanding += 1
             self._context.count(series).sent += 1
-            transports[series.protocol].send(series, now)
+            transports[series.protocol].send(series)
         self._arm()
 
     def _collect(self, result: ProbeResult) -> None:

@@ -71,7 +71,8 @@ class HttpTransport(HandshakeTransport):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         self._contexts: dict[str, ssl.SSLContext] = {}
-        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str, str], httpx.AsyncClient] = {}
+        """Per (uplink, PoP, source): the source binds the uplink, the PoP its trust."""
 
     def open(self, series: list[Series]) -> None:
         for one in series:
@@ -79,7 +80,7 @@ class HttpTransport(HandshakeTransport):
                 self._contexts[one.pop] = tls.client_context(one.pop_config)
 
     def _client(self, series: Series, source: str) -> httpx.AsyncClient:
-        key = (series.uplink, source)
+        key = (series.uplink, series.pop, source)
         client = self._clients.get(key)
         if client is None:
             transport = httpx.AsyncHTTPTransport(

@@ -9,8 +9,10 @@ transports.
 """
 
 import os
+import random
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from borderpath.probes import wire
@@ -56,26 +58,26 @@ class IcmpTransport(SocketTransport[EchoKey]):
             self.by_version[version] = sock
             self.watch(sock, self._readable, version)
 
-    def send(self, series: Series, now: float) -> None:
+    def send(self, series: Series) -> None:
         self._counter = (self._counter + 1) & (IDENTIFIERS * 65536 - 1)
         ident, seq = self._ident_base | (self._counter >> 16), self._counter & 0xFFFF
-        nonce = os.urandom(wire.NONCE_BYTES)
+        nonce = random.randbytes(wire.NONCE_BYTES)
         packet = wire.echo_request(series.version, ident, seq, nonce)
         marks = self._marks.get(series.mark)
         if marks is None:
             marks = self._marks[series.mark] = mark_message(series.mark)
-        time_ns = wall_ns()
+        time_ns, sent = wall_ns(), time.monotonic()
         try:
             self.by_version[series.version].sendmsg([packet], marks, 0, (series.target, 0))
         except OSError as exc:
             self.context.failure(series, time_ns, send_error(exc))
             return
-        self.in_flight.add((series.target, ident, seq), Pending(series, now, time_ns, nonce))
+        self.in_flight.add((series.target, ident, seq), Pending(series, sent, time_ns, nonce))
 
     def _readable(self, sock: socket.socket, version: int) -> None:
         context = self.context
         now = context.loop.time()
-        for data, ancillary, source in read_all(sock, READS_PER_WAKE):
+        for data, ancillary, (source, *_) in read_all(sock, READS_PER_WAKE):
             if version == 4:
                 message = wire.parse_icmp4(data)
             else:

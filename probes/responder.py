@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 import sys
 import time
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,14 @@ from borderpath.core.model import StrictModel
 from borderpath.probes import tls, wire
 from borderpath.probes.config import IPAddress, Port
 from borderpath.probes.quic import ALPN
+from borderpath.probes.sockets import SO_TIMESTAMPNS, kernel_stamp, read_all
 
 log = logging.getLogger("borderpath.responder")
 
 REQUEST_LIMIT = 4096
 """Bytes of an HTTP request head the health endpoint reads before giving up."""
 REQUEST_TIMEOUT_S = 5.0
+READS_PER_WAKE = 256
 MAX_SOURCES = 65536
 """Token buckets kept before the idle ones are forgotten."""
 
@@ -116,18 +118,27 @@ class _LimitedQuicServer(QuicServer):
             super().datagram_received(data, addr)
 
 
-class _UdpEcho(asyncio.DatagramProtocol):
-    def __init__(self, limit: RateLimit) -> None:
-        self.limit = limit
-        self.transport: asyncio.DatagramTransport | None = None
+class _UdpEcho:
+    """Answers our UDP echo with the time the request spent here (kernel receive stamp
+    to the reply's send), which the agent takes off the round trip."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = typing.cast(asyncio.DatagramTransport, transport)
+    def __init__(self, sock: socket.socket, limit: RateLimit) -> None:
+        self.sock, self.limit = sock, limit
 
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        reply = wire.udp_echo_reply(data)
-        if reply is not None and self.transport and self.limit.allow(str(addr[0])):
-            self.transport.sendto(reply, addr)
+    def readable(self) -> None:
+        for data, ancillary, address in read_all(self.sock, READS_PER_WAKE):
+            if not self.limit.allow(str(address[0])):
+                continue
+            received = kernel_stamp(ancillary)
+            dwell_us = 0 if received is None else int((time.time() - received) * 1e6)
+            reply = wire.udp_echo_reply(data, dwell_us)
+            if reply is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.sendto(reply, address)
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.sock.close()
 
 
 class Responder:
@@ -136,7 +147,7 @@ class Responder:
     def __init__(self, config: ResponderConfig) -> None:
         self.config = config
         self.limit = RateLimit(config.rate_pps, config.burst)
-        self._closers: list[asyncio.BaseTransport | asyncio.Server] = []
+        self._closers: list[asyncio.BaseTransport | asyncio.Server | _UdpEcho] = []
         self.certificate, self.key = tls.ensure_certificate(config.cert_dir, config.server_name)
 
     @property
@@ -154,10 +165,9 @@ class Responder:
     async def _serve(self, host: str) -> None:
         loop = asyncio.get_running_loop()
         config = self.config
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpEcho(self.limit), local_addr=(host, config.udp_port)
-        )
-        self._closers.append(transport)
+        echo = _UdpEcho(_bound_udp(host, config.udp_port), self.limit)
+        loop.add_reader(echo.sock.fileno(), echo.readable)
+        self._closers.append(echo)
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_context.load_cert_chain(self.certificate, self.key)
         self._closers.append(
@@ -202,6 +212,19 @@ class Responder:
         for closer in self._closers:
             closer.close()
         self._closers.clear()
+
+
+def _bound_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return sock
 
 
 def health_response(head: bytes, path: str) -> bytes:

@@ -10,6 +10,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from borderpath.core.errors import ProbeError
 
@@ -95,11 +96,17 @@ class Clock:
         """The monotonic time the kernel stamped this packet with (``now`` if none)."""
         if now - self._read_at > self.REFRESH_S:
             self.refresh()
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-                return min(now, float(seconds + nanoseconds / 1e9 - self._offset))
-        return now
+        stamp = kernel_stamp(ancillary)
+        return now if stamp is None else min(now, stamp - self._offset)
+
+
+def kernel_stamp(ancillary: Ancillary) -> float | None:
+    """The wall-clock time (s) the kernel received the packet at, if it said."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return float(seconds + nanoseconds / 1e9)
+    return None
 
 
 def received_ttl(ancillary: Ancillary) -> int:
@@ -115,8 +122,9 @@ def received_ttl(ancillary: Ancillary) -> int:
 _IPV6_HOPLIMIT = (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT)
 
 
-def read_all(sock: socket.socket, limit: int) -> Iterator[tuple[bytes, Ancillary, str]]:
-    """Every packet waiting on ``sock`` (at most ``limit``): data, ancillary, source."""
+def read_all(sock: socket.socket, limit: int) -> Iterator[tuple[bytes, Ancillary, Any]]:
+    """Every packet waiting on ``sock`` (at most ``limit``): data, ancillary, source
+    address (a tuple: host first)."""
     for _ in range(limit):
         try:
             data, ancillary, _, address = sock.recvmsg(RECEIVE_SIZE, ANCILLARY_SPACE)
@@ -126,7 +134,7 @@ def read_all(sock: socket.socket, limit: int) -> Iterator[tuple[bytes, Ancillary
             # An ICMP error queued on a datagram socket surfaces here: the read loop
             # goes on, the transport learns of it from its own timeout.
             continue
-        yield data, ancillary, address[0]
+        yield data, ancillary, address
 
 
 def source_address(version: int, mark: int, destination: str) -> str | None:

@@ -14,6 +14,7 @@ connection can collide with a probe.
 
 import os
 import socket
+import time
 
 from borderpath.probes import wire
 from borderpath.probes.result import ErrorKind
@@ -68,7 +69,7 @@ class TcpTransport(SocketTransport[SynKey]):
         self._reserved[version] = holders
         self._ports[version] = [h.getsockname()[1] for h in holders]
 
-    def send(self, series: Series, now: float) -> None:
+    def send(self, series: Series) -> None:
         time_ns = wall_ns()
         source = self._source(series)
         if source is None:
@@ -80,6 +81,7 @@ class TcpTransport(SocketTransport[SynKey]):
         seq = int.from_bytes(os.urandom(4), "big")
         pop_port = series.pop_config.tcp_port
         segment = wire.tcp_syn(source, series.target, port, pop_port, seq)
+        sent = time.monotonic()
         try:
             self.by_version[series.version].sendmsg(
                 [segment], mark_message(series.mark), 0, (series.target, 0)
@@ -88,7 +90,7 @@ class TcpTransport(SocketTransport[SynKey]):
             self.context.failure(series, time_ns, send_error(exc))
             return
         key = (series.target, port, (seq + 1) & 0xFFFFFFFF)
-        self.in_flight.add(key, Pending(series, now, time_ns, seq))
+        self.in_flight.add(key, Pending(series, sent, time_ns, seq))
 
     def _source(self, series: Series) -> str | None:
         """The uplink's source address: configured, or what the uplink's table gives."""
@@ -105,7 +107,7 @@ class TcpTransport(SocketTransport[SynKey]):
         context = self.context
         now = context.loop.time()
         ports = self._ports[version]
-        for data, ancillary, source in read_all(sock, READS_PER_WAKE):
+        for data, ancillary, (source, *_) in read_all(sock, READS_PER_WAKE):
             if version == 4:
                 segment = wire.parse_tcp4(data)
             else:

@@ -127,7 +127,7 @@ async def _trace_once(
     done = loop.create_future()
 
     def readable(sock: socket.socket) -> None:
-        for data, ancillary, address in read_all(sock, 256):
+        for data, ancillary, (address, *_) in read_all(sock, 256):
             answer = matcher.answer(data, received_ttl(ancillary), address, sock.proto)
             if answer is not None and answer[0] in run.sent and answer[0] not in run.answers:
                 ttl, hop, reached = answer

@@ -133,8 +133,9 @@ class Transport(abc.ABC):
         """Create sockets for these series (called once, on the event loop)."""
 
     @abc.abstractmethod
-    def send(self, series: Series, now: float) -> None:
-        """Send one probe of ``series`` now (monotonic ``now``)."""
+    def send(self, series: Series) -> None:
+        """Send one probe of ``series`` now; the send is timed just before the packet
+        leaves, not when the engine's timer fired."""
 
     def expire(self, now: float) -> None:  # noqa: B027 - handshakes time themselves out
         """Report the probes whose timeout has passed."""
@@ -199,7 +200,7 @@ class HandshakeTransport(Transport):
         super().__init__(context)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, series: Series, now: float) -> None:
+    def send(self, series: Series) -> None:
         task = self.context.loop.create_task(self._timed(series, wall_ns()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -11,6 +11,7 @@ marked and bound to the uplink's source.
 import collections
 import os
 import socket
+import time
 
 from borderpath.probes import wire
 from borderpath.probes.result import ErrorKind
@@ -69,23 +70,24 @@ class UdpTransport(SocketTransport[EchoKey]):
             self._seq[one] = 0
             self._order[one] = _Order()
 
-    def send(self, series: Series, now: float) -> None:
+    def send(self, series: Series) -> None:
         seq = self._seq[series] = (self._seq[series] + 1) & 0xFFFFFFFF
         nonce = int.from_bytes(os.urandom(8), "big")
         time_ns = wall_ns()
         packet = wire.udp_echo(wire.UDP_REQUEST, seq, nonce, time_ns)
         sock = self.by_uplink[series.mark, series.version]
+        sent = time.monotonic()
         try:
             sock.sendto(packet, (series.target, series.pop_config.udp_port))
         except OSError as exc:
             self.context.failure(series, time_ns, send_error(exc))
             return
-        self.in_flight.add((series, seq), Pending(series, now, time_ns, nonce))
+        self.in_flight.add((series, seq), Pending(series, sent, time_ns, nonce))
 
     def _readable(self, sock: socket.socket, mark: int) -> None:
         context = self.context
         now = context.loop.time()
-        for data, ancillary, source in read_all(sock, READS_PER_WAKE):
+        for data, ancillary, (source, *_) in read_all(sock, READS_PER_WAKE):
             echo = wire.parse_udp_echo(data)
             series = self._by_target.get((mark, source))
             if echo is None:
@@ -110,7 +112,12 @@ class UdpTransport(SocketTransport[EchoKey]):
         reordered = order.remember(echo.seq)
         if reordered:
             self.context.count(series).reordered += 1
-        self.context.success(probe, arrival, ttl, {"seq": echo.seq, "reordered": int(reordered)})
+        extras: dict[str, float | int | str] = {
+            "seq": echo.seq,
+            "reordered": int(reordered),
+            "responder_ms": echo.dwell_us / 1000,
+        }
+        self.context.success(probe, arrival - echo.dwell_us / 1e6, ttl, extras)
 
     def icmp_error(self, message: wire.IcmpMessage, quoted: wire.Quoted) -> None:
         """A port unreachable from the PoP means no responder there: refused. Any other

@@ -25,15 +25,19 @@ class TtlReference:
     def __init__(self, tolerance: int) -> None:
         self.tolerance = tolerance
         self._recent: collections.deque[int] = collections.deque(maxlen=TTL_WINDOW)
+        self._expected: int | None = None
         self._candidate = 0
         self._candidate_count = 0
 
     @property
     def expected(self) -> int | None:
         """The most common TTL of recent genuine answers; None before the first."""
-        if not self._recent:
-            return None
-        return collections.Counter(self._recent).most_common(1)[0][0]
+        return self._expected
+
+    def _learn(self, ttl: int) -> None:
+        self._recent.append(ttl)
+        if ttl != self._expected:  # counting only when the answer differs keeps it cheap
+            self._expected = collections.Counter(self._recent).most_common(1)[0][0]
 
     def matches(self, ttl: int) -> bool | None:
         """Is ``ttl`` like the PoP's? None when nothing is known yet."""
@@ -48,7 +52,7 @@ class TtlReference:
         REBASE_AFTER such answers all agree on a new TTL (the route changed)."""
         if self.matches(ttl) is not False:
             self._candidate_count = 0
-            self._recent.append(ttl)
+            self._learn(ttl)
             return True
         if ttl == self._candidate:
             self._candidate_count += 1
@@ -57,6 +61,7 @@ class TtlReference:
         if self._candidate_count >= REBASE_AFTER:
             self._recent.clear()
             self._recent.extend([ttl] * REBASE_AFTER)
+            self._expected = ttl
             self._candidate_count = 0
             return True
         return False

@@ -8,6 +8,7 @@ tests/probes/test_wire.py.
 
 import dataclasses
 import ipaddress
+import socket
 import struct
 import sys
 from array import array
@@ -29,12 +30,13 @@ NONCE_BYTES = 8
 UDP_MAGIC = b"BP"
 UDP_VERSION = 1
 UDP_REQUEST, UDP_REPLY = 1, 2
-_UDP_HEADER = struct.Struct("!2sBBIQQ")
-"""magic, version, type, seq | nonce, send time (ns): identifiers first, so a forger that
-copies the first 8 bytes still cannot know the nonce."""
+_UDP_HEADER = struct.Struct("!2sBBIQQI")
+"""magic, version, type, seq | nonce, send time (ns), the responder's dwell (µs):
+identifiers first, so a forger that copies the first 8 bytes still cannot know the
+nonce; the dwell (time from the responder's kernel receiving the request to its reply
+leaving) is taken off the RTT, as TWAMP does."""
 UDP_ECHO_SIZE = _UDP_HEADER.size
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _ICMP_ECHO = struct.Struct("!BBHHH")
 _TCP = struct.Struct("!HHIIBBHHH")
 
@@ -136,7 +138,7 @@ def parse_icmp6(data: bytes, source: str, hop_limit: int) -> IcmpMessage | None:
 
 
 def _quoted4(inner: bytes) -> Quoted | None:
-    header = _ipv4_header(inner, check_sum=False)
+    header = _ipv4_header(inner)
     if header is None:
         return None
     length, protocol, _, _, destination = header
@@ -146,7 +148,7 @@ def _quoted4(inner: bytes) -> Quoted | None:
 def _quoted6(inner: bytes) -> Quoted | None:
     if len(inner) < 40 or inner[0] >> 4 != 6:
         return None
-    destination = str(ipaddress.IPv6Address(inner[24:40]))
+    destination = socket.inet_ntop(socket.AF_INET6, inner[24:40])
     return _quoted_transport(inner[6], destination, inner[40:])
 
 
@@ -161,22 +163,22 @@ def _quoted_transport(protocol: int, destination: str, transport: bytes) -> Quot
 _ICMPS = (IPPROTO_ICMP, IPPROTO_ICMPV6)
 
 
-def _ipv4_header(packet: bytes, *, check_sum: bool = True) -> tuple[int, int, int, str, str] | None:
-    """(header length, protocol, TTL, source, destination) of a sound IPv4 header."""
+def _ipv4_header(packet: bytes) -> tuple[int, int, int, str, str] | None:
+    """(header length, protocol, TTL, source, destination) of a sound IPv4 header.
+
+    The kernel has checked the header sum of what a raw socket reads; a quoted header
+    is not checked (routers may have rewritten it)."""
     if len(packet) < 20 or packet[0] >> 4 != 4:
         return None
     length = (packet[0] & 0x0F) * 4
-    if length < 20 or len(packet) < length or (check_sum and checksum(packet[:length]) != 0):
+    if length < 20 or len(packet) < length:
         return None
-    fields = _IPV4.unpack_from(packet)
-    ttl, protocol = fields[5], fields[6]
-    source, destination = fields[8], fields[9]
     return (
         length,
-        protocol,
-        ttl,
-        str(ipaddress.IPv4Address(source)),
-        str(ipaddress.IPv4Address(destination)),
+        packet[9],
+        packet[8],
+        socket.inet_ntoa(packet[12:16]),
+        socket.inet_ntoa(packet[16:20]),
     )
 
 
@@ -238,8 +240,8 @@ def _segment(segment: bytes, source: str, ttl: int) -> TcpSegment:
 
 def _pseudo_header(source: str, destination: str, length: int) -> bytes:
     return (
-        ipaddress.IPv4Address(source).packed
-        + ipaddress.IPv4Address(destination).packed
+        socket.inet_aton(source)
+        + socket.inet_aton(destination)
         + struct.pack("!BBH", 0, IPPROTO_TCP, length)
     )
 
@@ -255,25 +257,27 @@ class UdpEcho:
     seq: int
     nonce: int
     sent_ns: int
+    dwell_us: int = 0
 
 
-def udp_echo(kind: int, seq: int, nonce: int, sent_ns: int) -> bytes:
-    return _UDP_HEADER.pack(UDP_MAGIC, UDP_VERSION, kind, seq, nonce, sent_ns)
+def udp_echo(kind: int, seq: int, nonce: int, sent_ns: int, dwell_us: int = 0) -> bytes:
+    return _UDP_HEADER.pack(UDP_MAGIC, UDP_VERSION, kind, seq, nonce, sent_ns, dwell_us)
 
 
 def parse_udp_echo(data: bytes) -> UdpEcho | None:
     if len(data) != UDP_ECHO_SIZE:
         return None
-    magic, version, kind, seq, nonce, sent_ns = _UDP_HEADER.unpack(data)
+    magic, version, kind, seq, nonce, sent_ns, dwell_us = _UDP_HEADER.unpack(data)
     if magic != UDP_MAGIC or version != UDP_VERSION or kind not in (UDP_REQUEST, UDP_REPLY):
         return None
-    return UdpEcho(kind, seq, nonce, sent_ns)
+    return UdpEcho(kind, seq, nonce, sent_ns, dwell_us)
 
 
-def udp_echo_reply(request: bytes) -> bytes | None:
+def udp_echo_reply(request: bytes, dwell_us: int = 0) -> bytes | None:
     """The responder's answer: the same bytes marked as a reply (never larger than the
     request, so the echo cannot amplify); None for anything that is not a request."""
     parsed = parse_udp_echo(request)
     if parsed is None or parsed.kind != UDP_REQUEST:
         return None
-    return udp_echo(UDP_REPLY, parsed.seq, parsed.nonce, parsed.sent_ns)
+    dwell = min(max(dwell_us, 0), 0xFFFFFFFF)
+    return udp_echo(UDP_REPLY, parsed.seq, parsed.nonce, parsed.sent_ns, dwell)

@@ -1,12 +1,8 @@
-"""Fixtures of the probe tests: scratch namespaces, responders on the lab's PoPs, and
+"""Fixtures of the probe tests: scratch namespaces, the lab's uplinks and PoPs, and
 running the engine inside a namespace from the test process."""
 
 import asyncio
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Coroutine, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -18,7 +14,6 @@ from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkC
 from tests.conftest import unique_lab_name
 
 T = TypeVar("T")
-RESPONDER_START_S = 15.0
 
 
 def in_namespace(namespace: str, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -38,48 +33,6 @@ def scratch_namespace() -> Iterator[str]:
         netns.delete(name)
 
 
-def start_responder(namespace: str, listen: list[str], cert_dir: Path) -> subprocess.Popen[bytes]:
-    """The command the lab uses too: ``python -m borderpath.probes.responder``."""
-    argv = [sys.executable, "-m", "borderpath.probes.responder", "--cert-dir", str(cert_dir)]
-    for address in listen:
-        argv += ["--listen", address]
-    process = subprocess.Popen(
-        netns.exec_argv(namespace, argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + RESPONDER_START_S
-    line = process.stdout.readline()
-    if not line.startswith(b"responder on") or time.monotonic() > deadline:
-        process.kill()
-        raise RuntimeError(f"the responder did not start: {line!r}")
-    return process
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="session")
-def lab_responders(shared_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Responders in every PoP namespace of the shared lab; yields the certificate file."""
-    cert_dir = tmp_path_factory.mktemp("pop-cert")
-    status = shared_lab.status()
-    processes = []
-    try:
-        for pop in status["pops"]:
-            namespace = status["namespaces"]["pops"][pop["name"]]
-            processes.append(start_responder(namespace, [pop["probe_address"]], cert_dir))
-        yield cert_dir / "cert.pem"
-    finally:
-        stop(processes)
-
-
 def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
     return [
         UplinkConfig(
@@ -93,14 +46,16 @@ def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
     ]
 
 
-def lab_pops(lab: Lab, certificate: Path | None, protocols: list[Protocol]) -> list[PopConfig]:
+def lab_pops(lab: Lab, protocols: list[Protocol]) -> list[PopConfig]:
+    """The lab's PoPs, each pinned to the certificate its responder presents (``lab up``
+    starts a responder in every PoP namespace)."""
     return [
         PopConfig(
             name=p["name"],
             region=p["region"],
             address=p["probe_address"],
             protocols=protocols,
-            tls_ca_file=certificate,
+            tls_ca_file=p["certificate"],
         )
         for p in lab.status()["pops"]
     ]
@@ -108,7 +63,6 @@ def lab_pops(lab: Lab, certificate: Path | None, protocols: list[Protocol]) -> l
 
 def probe_lab(
     lab: Lab,
-    certificate: Path,
     protocols: list[Protocol],
     *,
     rounds: int,
@@ -117,7 +71,7 @@ def probe_lab(
 ) -> list[ProbeResult]:
     """Run ``rounds`` rounds of every series in the lab's branch, plumbing included."""
     uplinks = lab_uplinks(lab)
-    pops = lab_pops(lab, certificate, protocols)
+    pops = lab_pops(lab, protocols)
     probing = probing or fast_probing()
     results: list[ProbeResult] = []
 

@@ -3,7 +3,6 @@
 import asyncio
 import itertools
 import statistics
-from pathlib import Path
 
 import pytest
 
@@ -68,14 +67,11 @@ ALL: list[Protocol] = ["icmp", "tcp", "udp", "quic", "http"]
 
 
 @pytest.mark.lab
-def test_every_protocol_measures_every_path_like_the_lab_says(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_every_protocol_measures_every_path_like_the_lab_says(shared_lab: Lab) -> None:
     def run(protocols: set[str], rounds: int, interval: float) -> list[ProbeResult]:
         probing = fast_probing(intervals={"quic": interval, "http": interval})
         return probe_lab(
             shared_lab,
-            lab_responders,
             ALL,
             rounds=rounds,
             only_protocols=protocols,
@@ -117,14 +113,11 @@ else (kernel timestamps): within 1 ms."""
 
 
 @pytest.mark.lab
-def test_a_blackholed_path_fails_on_every_protocol_within_the_timeout(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_a_blackholed_path_fails_on_every_protocol_within_the_timeout(shared_lab: Lab) -> None:
     shared_lab.apply([{"uplink": "ct", "pop": "hkg", "blackhole": True}])
     try:
         results = probe_lab(
             shared_lab,
-            lab_responders,
             ALL,
             rounds=2,
             only_uplinks={"ct"},
@@ -138,14 +131,11 @@ def test_a_blackholed_path_fails_on_every_protocol_within_the_timeout(
 
 
 @pytest.mark.lab
-def test_a_udp_event_fails_udp_and_quic_while_icmp_and_tcp_stay_up(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_a_udp_event_fails_udp_and_quic_while_icmp_and_tcp_stay_up(shared_lab: Lab) -> None:
     shared_lab.apply([{"uplink": "cu", "pop": "nrt", "protocol": "udp", "blackhole": True}])
     try:
         results = probe_lab(
             shared_lab,
-            lab_responders,
             ALL,
             rounds=2,
             only_uplinks={"cu"},

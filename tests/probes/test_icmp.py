@@ -1,6 +1,5 @@
 """ICMP echo: forged echo replies never count as the PoP answering."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +13,11 @@ PATH: dict[str, Any] = {"only_uplinks": {"cm"}, "only_pops": {"sin"}}
 
 @pytest.mark.lab
 def test_injected_echo_replies_are_counted_as_forged_and_the_real_reply_wins(
-    shared_lab: Lab, lab_responders: Path
+    shared_lab: Lab,
 ) -> None:
     shared_lab.apply([{"uplink": "cm", "pop": "sin", "inject": "echo"}])
     try:
-        results = probe_lab(shared_lab, lab_responders, ["icmp"], rounds=5, **PATH)
+        results = probe_lab(shared_lab, ["icmp"], rounds=5, **PATH)
     finally:
         shared_lab.apply([{"uplink": "cm", "pop": "sin", "inject": "none"}])
     answered = [r for r in results if r.ok]
@@ -30,9 +29,7 @@ def test_injected_echo_replies_are_counted_as_forged_and_the_real_reply_wins(
 
 
 @pytest.mark.lab
-def test_only_forged_echoes_is_a_failure_never_a_success(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_only_forged_echoes_is_a_failure_never_a_success(shared_lab: Lab) -> None:
     shared_lab.apply(
         [
             {"uplink": "cm", "pop": "sin", "inject": "echo"},
@@ -42,7 +39,6 @@ def test_only_forged_echoes_is_a_failure_never_a_success(
     try:
         results = probe_lab(
             shared_lab,
-            lab_responders,
             ["icmp"],
             rounds=3,
             probing=fast_probing(timeout=0.5),

@@ -1,7 +1,6 @@
 """Probe plumbing: per-uplink tables with an unreachable guard, fwmark and source rules."""
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -66,14 +65,11 @@ def _counters(lab: Lab, uplink: str, pop: str) -> int:
 
 
 @pytest.mark.lab
-def test_probes_leave_by_their_uplink_whatever_the_main_table_says(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_probes_leave_by_their_uplink_whatever_the_main_table_says(shared_lab: Lab) -> None:
     # The lab's main table sends everything out of ct; the cm probes must not follow it.
     before = {uplink: _counters(shared_lab, uplink, "nrt") for uplink in ("ct", "cm")}
     results = probe_lab(
         shared_lab,
-        lab_responders,
         ["icmp", "tcp", "udp", "http"],
         rounds=3,
         only_uplinks={"cm"},
@@ -85,11 +81,9 @@ def test_probes_leave_by_their_uplink_whatever_the_main_table_says(
 
 
 @pytest.mark.lab
-def test_a_dead_uplink_fails_its_probes_instead_of_leaking(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_a_dead_uplink_fails_its_probes_instead_of_leaking(shared_lab: Lab) -> None:
     uplinks = lab_uplinks(shared_lab)
-    pops = [p for p in lab_pops(shared_lab, lab_responders, ["icmp", "tcp", "udp", "http"])]
+    pops = [p for p in lab_pops(shared_lab, ["icmp", "tcp", "udp", "http"])]
     probing = fast_probing(timeout=0.5)
     plumbing = Plumbing(uplinks, probing)
     results: list[ProbeResult] = []

@@ -1,6 +1,5 @@
 """TCP SYN probes: an injected RST is not the PoP refusing, a real refusal is."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +13,11 @@ PATH: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"fra"}}
 
 
 @pytest.mark.lab
-def test_injected_resets_are_forged_and_the_syn_ack_still_counts(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_injected_resets_are_forged_and_the_syn_ack_still_counts(shared_lab: Lab) -> None:
     shared_lab.apply([{"uplink": "cu", "pop": "fra", "inject": "rst"}])
     try:
         # icmp first: the PoP's TTL is known before the first RST arrives.
-        results = probe_lab(shared_lab, lab_responders, ["icmp", "tcp"], rounds=4, **PATH)
+        results = probe_lab(shared_lab, ["icmp", "tcp"], rounds=4, **PATH)
     finally:
         shared_lab.apply([{"uplink": "cu", "pop": "fra", "inject": "none"}])
     tcp = [r for r in results if r.protocol == "tcp"]
@@ -30,9 +27,7 @@ def test_injected_resets_are_forged_and_the_syn_ack_still_counts(
 
 
 @pytest.mark.lab
-def test_resets_alone_never_make_a_refusal_or_a_success(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_resets_alone_never_make_a_refusal_or_a_success(shared_lab: Lab) -> None:
     changes: list[dict[str, Any]] = [
         {"uplink": "cu", "pop": "fra", "inject": "rst"},
         {"uplink": "cu", "pop": "fra", "direction": "in", "protocol": "tcp", "blackhole": True},
@@ -41,7 +36,6 @@ def test_resets_alone_never_make_a_refusal_or_a_success(
     try:
         results = probe_lab(
             shared_lab,
-            lab_responders,
             ["tcp"],
             rounds=3,
             probing=fast_probing(timeout=0.5),

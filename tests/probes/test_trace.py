@@ -38,7 +38,7 @@ def _trace(lab: Lab, uplink: str, pop: str, protocol: TraceProtocol = "tcp") -> 
     probing = ProbingConfig()
     series = plan(
         uplinks,
-        lab_pops(lab, None, ["icmp"]),
+        lab_pops(lab, ["icmp"]),
         probing,
         only_uplinks={uplink},
         only_pops={pop},

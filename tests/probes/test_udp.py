@@ -1,6 +1,5 @@
 """UDP echo: forged echoes, duplicates and the responder's refusal."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,7 @@ PATH: dict[str, Any] = {"only_uplinks": {"ct"}, "only_pops": {"lax"}}
 
 
 @pytest.mark.lab
-def test_an_injector_copying_the_identifiers_is_told_apart_by_the_nonce(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_an_injector_copying_the_identifiers_is_told_apart_by_the_nonce(shared_lab: Lab) -> None:
     changes: list[dict[str, Any]] = [
         {"uplink": "ct", "pop": "lax", "inject": "echo"},
         {"uplink": "ct", "pop": "lax", "direction": "in", "protocol": "udp", "blackhole": True},
@@ -24,7 +21,6 @@ def test_an_injector_copying_the_identifiers_is_told_apart_by_the_nonce(
     try:
         results = probe_lab(
             shared_lab,
-            lab_responders,
             ["udp"],
             rounds=3,
             probing=fast_probing(timeout=0.5),
@@ -37,12 +33,10 @@ def test_an_injector_copying_the_identifiers_is_told_apart_by_the_nonce(
 
 
 @pytest.mark.lab
-def test_with_injection_the_genuine_echo_still_measures_the_path(
-    shared_lab: Lab, lab_responders: Path
-) -> None:
+def test_with_injection_the_genuine_echo_still_measures_the_path(shared_lab: Lab) -> None:
     shared_lab.apply([{"uplink": "ct", "pop": "lax", "inject": "echo"}])
     try:
-        results = probe_lab(shared_lab, lab_responders, ["udp"], rounds=5, **PATH)
+        results = probe_lab(shared_lab, ["udp"], rounds=5, **PATH)
     finally:
         shared_lab.apply([{"uplink": "ct", "pop": "lax", "inject": "none"}])
     answered = [r for r in results if r.ok]

@@ -1,0 +1,64 @@
+"""``borderpath probe``, ``trace`` and ``responder`` as a user runs them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from borderpath.lab import netns
+from borderpath.lab.agent_config import agent_config
+from borderpath.lab.lab import Lab
+
+
+def _borderpath(lab: Lab, tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "agent.toml"
+    config.write_text(agent_config(lab.status()), encoding="utf-8")
+    argv = [sys.executable, "-m", "borderpath.agent.cli", arguments[0], "--config", str(config)]
+    return subprocess.run(
+        netns.exec_argv(lab.namespace("branch"), [*argv, *arguments[1:]]),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.lab
+def test_probe_once_prints_one_json_line_per_series(shared_lab: Lab, tmp_path: Path) -> None:
+    done = _borderpath(shared_lab, tmp_path, "probe", "--once", "--pop", "hkg", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 3 * 5  # three uplinks, five protocols
+    assert {row["series"].split("/")[2] for row in rows} == {"icmp", "tcp", "udp", "quic", "http"}
+    assert sum(row["received"] for row in rows) >= 14  # off-peak loss is about 1 %
+
+
+@pytest.mark.lab
+def test_trace_prints_the_hops_and_the_backbone(shared_lab: Lab, tmp_path: Path) -> None:
+    done = _borderpath(shared_lab, tmp_path, "trace", "--uplink", "cu", "--pop", "nrt")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "backbone: cu-9929"
+
+
+@pytest.mark.lab
+def test_an_unknown_uplink_is_one_line_and_exit_2(shared_lab: Lab, tmp_path: Path) -> None:
+    done = _borderpath(shared_lab, tmp_path, "probe", "--once", "--uplink", "xx")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "borderpath: --uplink 'xx': not in the config (known: ct, cu, cm)"
+    ]
+
+
+def test_the_responder_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "responder.toml"
+    config.write_text('listen = ["203.0.113.10"]\nudp_port = 0\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "borderpath.agent.cli", "responder", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "udp_port" in done.stderr
