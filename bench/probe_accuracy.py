@@ -98,14 +98,9 @@ def measure(lab: Lab) -> dict[str, Any]:
             row: dict[str, Any] = {"path": f"{uplink.name}/{pop.name}"}
             row["truth_ms"] = truth[uplink.name, pop.name, "icmp"]
             for protocol in ("icmp", "tcp", "udp"):
-                rtts = [
-                    rtt
-                    for r in results
-                    if r.series == (uplink.name, pop.name, protocol)
-                    and (rtt := r.rtt_ms) is not None
-                ]
+                series = (uplink.name, pop.name, protocol)
                 row[f"{protocol}_error_ms"] = (
-                    statistics.median(rtts) - truth[uplink.name, pop.name, protocol]
+                    statistics.median(_rtts(results, series)) - truth[series]
                 )
             row["fping_error_ms"] = (
                 statistics.median(fping[uplink.name, pop.name]) - row["truth_ms"]
@@ -121,6 +116,14 @@ def measure(lab: Lab) -> dict[str, Any]:
             for key in ("icmp_error_ms", "tcp_error_ms", "udp_error_ms", "fping_error_ms")
         },
     }
+
+
+def _rtts(results: list[ProbeResult], series: tuple[str, str, str]) -> list[float]:
+    rtts = []
+    for result in results:
+        if result.series == series and result.rtt_ms is not None:
+            rtts.append(result.rtt_ms)
+    return rtts
 
 
 def _fping(namespace: str, targets: list[str], source: str) -> dict[str, list[float | None]]:

@@ -1,21 +1,25 @@
 """Probes: measure every PoP over every uplink, and tell which border crossing it takes.
 
-Public surface (everything else is private to the package)::
+The public surface (everything else is private to the package)::
 
-    Engine(uplinks, pops, probing, on_batch, *, only_uplinks, only_pops, only_protocols,
-           rounds)                  -> await start(); await stop(); await finished();
-                                       stats(); malformed
-    Plumbing(uplinks, probing)      -> apply(); remove(); plan()
-    ProbeResult, ErrorKind, PROTOCOLS
-    Classifier(extra_prefixes)      -> label(hops); LabelTracker(agree)
-    trace_path(...)                 -> a merged traceroute of one path (scapy, lazily)
-    Responder(ResponderConfig)      -> await start(); close()  (the PoP side)
+    Engine(uplinks, pops, probing, on_batch, *, only_uplinks=None, only_pops=None,
+           only_protocols=None, rounds=None)
+        await start(); await stop(); await finished(); stats(); malformed
+    Plumbing(uplinks, probing)      apply(); remove(); plan()
+    ProbeResult, ErrorKind, PROTOCOLS, SeriesCounters
+    trace_path(target, mark, source, trace_config) -> TraceResult   (scapy, lazily)
+    Classifier(extra_prefixes).label(hops); LabelTracker(agree).observe(label)
+
+The PoP side lives in ``borderpath.probes.responder`` (Responder, ResponderConfig, and
+``python -m borderpath.probes.responder``); it is not imported here, so the agent does
+not load the QUIC server.
 """
 
 from borderpath.probes.classify import Classifier, LabelTracker
 from borderpath.probes.engine import Engine
 from borderpath.probes.plumbing import Plumbing
 from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
+from borderpath.probes.trace import TraceResult, trace_path
 from borderpath.probes.transport import SeriesCounters
 
 __all__ = [
@@ -27,4 +31,6 @@ __all__ = [
     "Plumbing",
     "ProbeResult",
     "SeriesCounters",
+    "TraceResult",
+    "trace_path",
 ]

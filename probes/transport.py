@@ -4,11 +4,13 @@ import abc
 import asyncio
 import dataclasses
 import errno
+import logging
 import socket
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from borderpath.core.errors import ProbeError
 from borderpath.probes.result import ErrorKind, ProbeResult
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import Clock
@@ -146,6 +148,7 @@ class Transport(abc.ABC):
 
 
 Key = TypeVar("Key", bound=Hashable)
+log = logging.getLogger("borderpath.probes")
 
 
 class SocketTransport(Transport, Generic[Key]):
@@ -214,6 +217,13 @@ class HandshakeTransport(Transport):
         except asyncio.CancelledError:
             self.context.failure(series, time_ns, ErrorKind.TIMEOUT)
             raise
+        except OSError as exc:
+            self.context.failure(series, time_ns, send_error(exc))
+        except ProbeError:  # no socket on this uplink now (e.g. its address is gone)
+            self.context.failure(series, time_ns, ErrorKind.LOCAL)
+        except Exception:  # every probe gets exactly one result, whatever went wrong
+            log.exception("probe %s failed unexpectedly", series.name)
+            self.context.failure(series, time_ns, ErrorKind.LOCAL)
 
     @abc.abstractmethod
     async def exchange(self, series: Series, time_ns: int) -> None:
