@@ -3,6 +3,7 @@ running the engine inside a namespace from the test process."""
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -11,9 +12,12 @@ from borderpath.lab import netns
 from borderpath.lab.lab import Lab
 from borderpath.probes import Engine, Plumbing, ProbeResult
 from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.probes.responder import Responder, ResponderConfig
 from tests.conftest import unique_lab_name
 
 T = TypeVar("T")
+LOOPBACK = UplinkConfig(name="lo", carrier="none", interface="lo", gateway="127.0.0.1")
+"""The uplink of tests on a scratch namespace's loopback (no plumbing there)."""
 
 
 def in_namespace(namespace: str, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -31,6 +35,36 @@ def scratch_namespace() -> Iterator[str]:
         yield name
     finally:
         netns.delete(name)
+
+
+def against_responder(
+    namespace: str,
+    cert_dir: Path,
+    protocol: Protocol,
+    rounds: int = 2,
+    address: str = "127.0.0.1",
+    **pop: Any,
+) -> list[ProbeResult]:
+    """Probe a responder on this namespace's loopback (IPv4 and IPv6), same event loop."""
+    results: list[ProbeResult] = []
+
+    async def main() -> None:
+        responder = Responder(ResponderConfig(listen=["127.0.0.1", "::1"], cert_dir=cert_dir))
+        await responder.start()
+        settings = {"protocols": [protocol], "tls_ca_file": responder.certificate, **pop}
+        if "tls_fingerprint" in pop:
+            settings.pop("tls_ca_file")
+        target = PopConfig(name="self", address=address, **settings)
+        engine = Engine([LOOPBACK], [target], fast_probing(), results.extend, rounds=rounds)
+        try:
+            await engine.start()
+            await engine.finished()
+            await engine.stop()
+        finally:
+            responder.close()
+
+    in_namespace(namespace, main)
+    return results
 
 
 def lab_uplinks(lab: Lab) -> list[UplinkConfig]:

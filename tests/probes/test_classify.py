@@ -1,6 +1,8 @@
 """The backbone label of synthetic traces: table-driven, each case named for what it proves."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from borderpath.probes.classify import BACKBONE_PREFIXES, LABELS, Classifier, LabelTracker
 
@@ -87,3 +89,12 @@ def test_one_dissenting_trace_resets_the_count() -> None:
     tracker.observe("ct-163")
     assert tracker.observe("unknown") == "ct-163"
     assert tracker.observe("unknown") == "unknown"
+
+
+@given(st.one_of(st.none(), st.text(max_size=45), st.ip_addresses().map(str)))
+def test_any_hop_text_is_a_network_or_none(hop: str | None) -> None:
+    assert Classifier(LAB_PREFIXES).network(hop) in {
+        None,
+        *LAB_PREFIXES.values(),
+        *BACKBONE_PREFIXES.values(),
+    }

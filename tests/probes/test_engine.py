@@ -3,16 +3,22 @@
 import asyncio
 import itertools
 import statistics
+from pathlib import Path
 
 import pytest
 
 from borderpath.lab.lab import Lab
 from borderpath.probes import Engine, ErrorKind, ProbeResult
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.probes.config import PopConfig, ProbingConfig, Protocol
 from borderpath.probes.engine import _next_step
-from tests.probes.conftest import fast_probing, ground_truth_ms, in_namespace, probe_lab
-
-LOOPBACK = UplinkConfig(name="lo", carrier="none", interface="lo", gateway="127.0.0.1")
+from tests.probes.conftest import (
+    LOOPBACK,
+    against_responder,
+    fast_probing,
+    ground_truth_ms,
+    in_namespace,
+    probe_lab,
+)
 
 
 def test_a_late_loop_skips_missed_steps_instead_of_bursting() -> None:
@@ -61,6 +67,16 @@ def test_a_target_without_route_is_unreachable_each_round(scratch_namespace: str
     # 192.0.2.99 has no route in an empty namespace: the send itself fails, no timeout.
     results = _icmp_rounds(scratch_namespace, "192.0.2.99", rounds=2, timeout=0.2)
     assert [r.error for r in results] == [ErrorKind.UNREACHABLE] * 2
+
+
+@pytest.mark.parametrize("protocol", ["icmp", "tcp", "udp", "quic", "http"])
+def test_every_protocol_answers_over_ipv6(
+    scratch_namespace: str, tmp_path: Path, protocol: Protocol
+) -> None:
+    results = against_responder(scratch_namespace, tmp_path, protocol, rounds=3, address="::1")
+    assert [r.ok for r in results] == [True] * 3, [r.error for r in results]
+    if protocol in ("icmp", "tcp", "udp"):
+        assert {r.ttl for r in results} == {64}  # the hop limit, learnt from the replies
 
 
 ALL: list[Protocol] = ["icmp", "tcp", "udp", "quic", "http"]

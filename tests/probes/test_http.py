@@ -4,7 +4,7 @@ from pathlib import Path
 
 from borderpath.probes import ErrorKind
 from borderpath.probes.responder import Responder, ResponderConfig
-from tests.probes.test_quic import against_responder
+from tests.probes.conftest import against_responder
 
 
 def test_a_health_probe_times_each_phase(scratch_namespace: str, tmp_path: Path) -> None:

@@ -132,3 +132,28 @@ def test_a_dead_uplink_fails_its_probes_instead_of_leaking(shared_lab: Lab) -> N
         (p, ErrorKind.UNREACHABLE) for p in ("icmp", "tcp", "udp", "http")
     }
     assert _counters(shared_lab, "ct", "hkg") == before
+
+
+def test_ipv6_uplinks_get_their_own_table_and_rules(scratch_namespace: str) -> None:
+    netns.ip_batch(
+        scratch_namespace,
+        [
+            "link add va type veth peer name pa",
+            "addr add 2001:db8:9::2/64 dev va nodad",
+            "link set va up",
+            "link set pa up",
+        ],
+    )
+    uplink = UplinkConfig(
+        name="a", carrier="x", interface="va", gateway="2001:db8:9::1", source6="2001:db8:9::2"
+    )
+    plumbing = Plumbing([uplink], ProbingConfig())
+    with netns.entered(scratch_namespace):
+        plumbing.apply()
+        rules = netns.run(["ip", "-6", "-n", scratch_namespace, "rule"])
+        routes = netns.run(["ip", "-6", "-n", scratch_namespace, "route", "show", "table", "4251"])
+        plumbing.remove()
+        after = netns.run(["ip", "-6", "-n", scratch_namespace, "rule"])
+    assert "fwmark 0x4251 lookup 4251" in rules and "from 2001:db8:9::2 lookup 4251" in rules
+    assert "default via 2001:db8:9::1 dev va" in routes and "unreachable default" in routes
+    assert "4251" not in after

@@ -1,38 +1,10 @@
 """QUIC handshakes against the responder on loopback: ALPN, version, pinning."""
 
 from pathlib import Path
-from typing import Any
 
-from borderpath.probes import Engine, ErrorKind, ProbeResult
-from borderpath.probes.config import PopConfig, Protocol
+from borderpath.probes import ErrorKind
 from borderpath.probes.responder import Responder, ResponderConfig
-from tests.probes.conftest import fast_probing, in_namespace
-from tests.probes.test_engine import LOOPBACK
-
-
-def against_responder(
-    namespace: str, cert_dir: Path, protocol: Protocol, rounds: int = 2, **pop: Any
-) -> list[ProbeResult]:
-    """Probe a responder running on this namespace's loopback (same event loop)."""
-    results: list[ProbeResult] = []
-
-    async def main() -> None:
-        responder = Responder(ResponderConfig(listen=["127.0.0.1"], cert_dir=cert_dir))
-        await responder.start()
-        settings = {"protocols": [protocol], "tls_ca_file": responder.certificate, **pop}
-        if "tls_fingerprint" in pop:
-            settings.pop("tls_ca_file")
-        target = PopConfig(name="self", address="127.0.0.1", **settings)
-        engine = Engine([LOOPBACK], [target], fast_probing(), results.extend, rounds=rounds)
-        try:
-            await engine.start()
-            await engine.finished()
-            await engine.stop()
-        finally:
-            responder.close()
-
-    in_namespace(namespace, main)
-    return results
+from tests.probes.conftest import against_responder
 
 
 def test_a_handshake_reports_alpn_version_and_no_retry(

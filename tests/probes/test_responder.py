@@ -5,6 +5,9 @@ import socket
 import time
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from borderpath.probes import wire
 from borderpath.probes.responder import RateLimit, Responder, ResponderConfig, health_response
 from tests.probes.conftest import in_namespace
@@ -67,3 +70,8 @@ def test_the_certificate_is_created_once_and_kept(tmp_path: Path) -> None:
     first = Responder(ResponderConfig(listen=["127.0.0.1"], cert_dir=tmp_path)).fingerprint
     second = Responder(ResponderConfig(listen=["127.0.0.1"], cert_dir=tmp_path)).fingerprint
     assert first == second and len(first) == 95
+
+
+@given(st.binary(max_size=300))
+def test_any_request_head_gets_an_http_answer(head: bytes) -> None:
+    assert health_response(head, "/health").startswith(b"HTTP/1.1 ")

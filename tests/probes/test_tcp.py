@@ -7,7 +7,7 @@ import pytest
 from borderpath.lab.lab import Lab
 from borderpath.probes import ErrorKind
 from borderpath.probes.config import PopConfig
-from tests.probes.conftest import fast_probing, in_namespace, probe_lab
+from tests.probes.conftest import LOOPBACK, fast_probing, in_namespace, probe_lab
 
 PATH: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"fra"}}
 
@@ -48,7 +48,6 @@ def test_resets_alone_never_make_a_refusal_or_a_success(shared_lab: Lab) -> None
 
 def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
     from borderpath.probes import Engine, ProbeResult
-    from tests.probes.test_engine import LOOPBACK
 
     pop = PopConfig(name="self", address="127.0.0.1", protocols=["tcp"], tcp_port=9)
     results: list[ProbeResult] = []

@@ -3,6 +3,8 @@
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from borderpath.lab import netns
 from borderpath.lab.hops import labelled_prefixes
@@ -10,7 +12,7 @@ from borderpath.lab.lab import Lab
 from borderpath.probes import Classifier, LabelTracker, Plumbing
 from borderpath.probes.config import ProbingConfig, TraceConfig, TraceProtocol
 from borderpath.probes.series import plan
-from borderpath.probes.trace import TraceResult, _Run, merge, trace_path
+from borderpath.probes.trace import TraceResult, _Matcher, _Run, merge, trace_path
 from tests.probes.conftest import lab_pops, lab_uplinks
 
 TRACE = TraceConfig(extra_prefixes=labelled_prefixes(), max_hops=12, hop_timeout=0.6, traces=2)
@@ -84,3 +86,10 @@ def test_a_route_change_moves_the_label_after_the_agreed_traces(shared_lab: Lab)
         assert classifier.label(_trace(shared_lab, "ct", "sin").addresses) == "ct-cn2-gia"
     finally:
         shared_lab.apply([{"uplink": "ct", "pop": "sin", "route": "ct-163"}])
+
+
+@given(st.binary(max_size=120), st.integers(0, 255), st.sampled_from([1, 6, 58]))
+def test_the_trace_parser_never_raises(data: bytes, ttl: int, proto: int) -> None:
+    for version, address in ((4, "203.0.113.10"), (6, "2001:db8::10")):
+        matcher = _Matcher(address, version, 0x8123, TRACE)
+        matcher.answer(data, ttl, address, proto)
