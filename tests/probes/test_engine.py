@@ -177,3 +177,22 @@ def test_stop_reports_probes_still_in_flight(scratch_namespace: str) -> None:
         assert len(results) == sent
 
     in_namespace(scratch_namespace, main)
+
+
+def test_series_are_spread_over_their_interval(scratch_namespace: str) -> None:
+    pops = [
+        PopConfig(name=f"p{n}", address=f"127.0.0.{n}", protocols=["icmp"]) for n in range(1, 5)
+    ]
+    results: list[ProbeResult] = []
+
+    async def main() -> None:
+        probing = ProbingConfig(interval=0.4, batch_interval=0.05)
+        engine = Engine([LOOPBACK], pops, probing, results.extend, rounds=1)
+        await engine.start()
+        await engine.finished()
+        await engine.stop()
+
+    in_namespace(scratch_namespace, main)
+    starts = sorted(r.time_ns for r in results)
+    gaps_ms = [(b - a) / 1e6 for a, b in itertools.pairwise(starts)]
+    assert all(80 < gap < 120 for gap in gaps_ms), gaps_ms  # 400 ms / 4 series

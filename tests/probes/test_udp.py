@@ -6,6 +6,7 @@ import pytest
 
 from borderpath.lab.lab import Lab
 from borderpath.probes import ErrorKind
+from borderpath.probes.udp import _Order
 from tests.probes.conftest import fast_probing, probe_lab
 
 PATH: dict[str, Any] = {"only_uplinks": {"ct"}, "only_pops": {"lax"}}
@@ -42,3 +43,9 @@ def test_with_injection_the_genuine_echo_still_measures_the_path(shared_lab: Lab
     answered = [r for r in results if r.ok]
     assert answered and all(r.forged >= 1 for r in results)
     assert all(r.rtt_ms is not None and r.rtt_ms > 180 for r in answered)
+
+
+def test_duplicates_and_reordering_are_told_apart() -> None:
+    order = _Order()
+    assert [order.remember(seq) for seq in (1, 3, 2, 4)] == [False, False, True, False]
+    assert 2 in order.answered and 5 not in order.answered
