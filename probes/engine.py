@@ -68,6 +68,7 @@ class Engine:
         self._order = itertools.count()
         self._batch: list[ProbeResult] = []
         self._outstanding = 0
+        self._closing = False
         self._transports: dict[str, Transport] = {}
         self._context: Context | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -84,15 +85,18 @@ class Engine:
         self._housekeeping = asyncio.create_task(self._keep_house())
 
     async def stop(self) -> None:
-        """Stop sending; what is in flight is reported as timed out in a last batch."""
+        """Stop sending and hand on what has finished. Probes still in flight are dropped:
+        they were neither answered nor lost, and reporting them as timeouts would write a
+        burst of false loss at every stop or reload."""
         if self._timer is not None:
             self._timer.cancel()
         self._heap.clear()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        self._flush()
+        self._closing = True
         for transport in self._transports.values():
             await transport.close()
-        self._flush()
 
     async def finished(self) -> None:
         """Wait until every round of every series has its result (``rounds`` engines)."""
@@ -148,6 +152,8 @@ class Engine:
         self._arm()
 
     def _collect(self, result: ProbeResult) -> None:
+        if self._closing:
+            return
         self._batch.append(result)
         self._outstanding -= 1
         if self.rounds is not None and not self._heap and self._outstanding == 0:
