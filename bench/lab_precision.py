@@ -52,11 +52,7 @@ def main() -> int:
 
 def measure(lab: Lab) -> dict[str, Any]:
     status = lab.status()
-    one_way = {
-        (row["uplink"], row["pop"], row["direction"]): row["delay_ms"]
-        for row in status["conditions"]
-        if row["protocol"] == "icmp"
-    }
+    configured = lab.configured_rtts()
     addresses = {u["address"]: u["name"] for u in status["uplinks"]}
     pops = [p["name"] for p in status["pops"]]
     count = int(DURATION_S * 1000 / 7.5)
@@ -66,11 +62,11 @@ def measure(lab: Lab) -> dict[str, Any]:
         }
         raw = pool.submit(raw_pings, lab, pops, list(addresses))
         samples = raw.result()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pop in pops:
         fping_samples = load[pop].result()
         for address, uplink in addresses.items():
-            expected = one_way[(uplink, pop, "out")] + one_way[(uplink, pop, "in")]
+            expected = configured[(uplink, pop)]
             measured, _ = summary(samples[(pop, address)])
             fping_p50, _ = summary(fping_samples[address])
             both = samples[(pop, address)] + fping_samples[address]

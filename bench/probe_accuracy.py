@@ -49,10 +49,11 @@ def main() -> int:
 
 def measure(lab: Lab) -> dict[str, Any]:
     status = lab.status()
-    truth: dict[tuple[str, str, str], float] = {}
-    for condition in status["conditions"]:
-        key = (condition["uplink"], condition["pop"], condition["protocol"])
-        truth[key] = truth.get(key, 0.0) + condition["delay_ms"]
+    truth = {
+        (uplink, pop, protocol): rtt
+        for protocol in ("icmp", "tcp", "udp")
+        for (uplink, pop), rtt in lab.configured_rtts(protocol).items()
+    }
     uplinks = [
         UplinkConfig(
             name=u["name"],

@@ -159,6 +159,16 @@ class Lab:
             "counters": state.get("counters", []),
         }
 
+    def configured_rtts(self, protocol: str = "icmp") -> dict[tuple[str, str], float]:
+        """The RTT each (uplink, pop) path is set to give now: delay out + delay in, in ms,
+        for one protocol class (icmp, tcp, udp, other)."""
+        rtts: dict[tuple[str, str], float] = {}
+        for row in self.engine_state().get("conditions", []):
+            if row["protocol"] == protocol:
+                path = (row["uplink"], row["pop"])
+                rtts[path] = rtts.get(path, 0.0) + float(row["delay_ms"])
+        return rtts
+
     def _start_engine(self) -> None:
         argv = [sys.executable, "-m", "borderpath.lab.engine", str(self.files.directory)]
         with self.files.engine_log.open("ab") as log:

@@ -146,8 +146,4 @@ PROTOCOL_CLASS = {"icmp": "icmp", "tcp": "tcp", "udp": "udp", "quic": "udp", "ht
 
 def ground_truth_ms(lab: Lab, uplink: str, pop: str, protocol: str) -> float:
     """The RTT the lab is configured to give a path: delay out + delay in."""
-    return sum(
-        float(row["delay_ms"])
-        for row in lab.status()["conditions"]
-        if (row["uplink"], row["pop"], row["protocol"]) == (uplink, pop, PROTOCOL_CLASS[protocol])
-    )
+    return lab.configured_rtts(PROTOCOL_CLASS[protocol])[(uplink, pop)]
