@@ -1,16 +1,19 @@
 """Path state: up, degraded, interfered or down; fail fast, recover slowly.
 
 A path's raw state is read from its series every tick:
-- down: every protocol with data has lost its last ``down_after_lost`` probes;
-- interfered: some protocols have, others still answer (UDP or QUIC blocked while
-  ICMP and TCP get through): its own condition, because moving helps only if another
-  path is not blocked too, and it must never be mistaken for an outage;
+- down: some protocol has lost its last ``down_after_lost`` probes (it is *failing*)
+  and no protocol has answered since the latest failing run began. Protocols probed
+  slowly (HTTP every 10 s) need not fail three times first: their silence since the
+  fast ones failed is enough;
+- interfered: some protocols are failing while others still answer (UDP or QUIC
+  blocked while ICMP and TCP get through): its own condition, because moving helps
+  only if another path is not blocked too, and it must never be mistaken for an outage;
 - degraded: the short window's loss, all protocols pooled, is above ``degraded_loss``
   at the lower 95 % bound (so a single unlucky loss does not count);
 - unknown: fewer than MIN_PROBES_TO_JUDGE probes in the long window (and not down).
 A worse raw state is taken at once (fail fast). A better one only once every
-protocol has answered ``recover_good`` probes in a row and ``recover_min`` has passed
-since the last bad tick (recover slowly).
+protocol's latest probe was answered, one of them has answered ``recover_good`` in a
+row, and ``recover_min`` has passed since the last bad tick (recover slowly).
 """
 
 import dataclasses
@@ -51,6 +54,8 @@ class SeriesSignals:
     """The series has probes in the long window."""
     failing: Bools
     """The series lost its last ``down_after_lost`` probes."""
+    last_ok_ns: Ints
+    run_start_ns: Ints
     short_sent: Ints
     short_lost: Ints
 
@@ -62,7 +67,13 @@ def series_signals(
     sent = long_sent.reshape(shape)
     failing = (sent > 0) & (windows.run_lost >= down_after).reshape(shape)
     return SeriesSignals(
-        sent, sent > 0, failing, short_sent.reshape(shape), short_lost.reshape(shape)
+        long_sent=sent,
+        measured=sent > 0,
+        failing=failing,
+        last_ok_ns=windows.last_ok_ns.reshape(shape),
+        run_start_ns=windows.run_start_ns.reshape(shape),
+        short_sent=short_sent.reshape(shape),
+        short_lost=short_lost.reshape(shape),
     )
 
 
@@ -79,21 +90,24 @@ class PathStates:
         self.last_bad_ns = np.where(
             (raw != State.UP) & (raw != State.UNKNOWN), now_ns, self.last_bad_ns
         )
-        run_ok = windows.run_ok.reshape(signals.measured.shape)
-        steady = np.where(signals.measured, run_ok >= self.knobs.recover_good, True).all(axis=1)
+        run_ok = np.where(signals.measured, windows.run_ok.reshape(signals.measured.shape), 0)
+        answering = np.where(signals.measured, run_ok >= 1, True).all(axis=1)
+        steady = answering & (run_ok.max(axis=1) >= self.knobs.recover_good)
         rested = now_ns - self.last_bad_ns >= int(self.knobs.recover_min * 1e9)
         worse = (raw > self.state) | (self.state == State.UNKNOWN)
         recovers = (raw < self.state) & steady & rested
         self.state = np.where(worse | recovers, raw, self.state).astype(np.int8)
 
     def _raw(self, signals: SeriesSignals) -> np.ndarray:
-        with_data = signals.measured.sum(axis=1)
-        failing = signals.failing.sum(axis=1)
+        failing = signals.failing.any(axis=1)
+        failing_since = np.where(signals.failing, signals.run_start_ns, NEVER_NS).max(axis=1)
+        others = signals.measured & ~signals.failing
+        answered_last = np.where(others, signals.last_ok_ns, NEVER_NS).max(axis=1)
         lower, _ = wilson(signals.short_lost.sum(axis=1), signals.short_sent.sum(axis=1))
-        raw = np.full(with_data.shape, State.UP, dtype=np.int8)
+        raw = np.full(failing.shape, State.UP, dtype=np.int8)
         raw[np.nan_to_num(lower) > self.knobs.degraded_loss] = State.DEGRADED
-        raw[(failing > 0) & (failing < with_data)] = State.INTERFERED
-        raw[(with_data > 0) & (failing == with_data)] = State.DOWN
+        raw[failing] = State.INTERFERED
+        raw[failing & (answered_last < failing_since)] = State.DOWN
         too_few = signals.long_sent.sum(axis=1) < MIN_PROBES_TO_JUDGE
         raw[too_few & (raw != State.DOWN)] = State.UNKNOWN
         return raw

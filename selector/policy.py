@@ -98,7 +98,7 @@ def decide(
     target = _pick("quality" if best_effort else strategy, eligible)
     picked = [by_name[u] for u, _ in target]
 
-    # 6. The first choice is taken as soon as something is measured.
+    # 6. The first choice is taken as soon as something is measured (see _switch).
     if not memory.chosen:
         reason = _why_pick(pop, strategy, picked)
         return _switch(memory, knobs, now, action="initial", target=target, reason=reason)
@@ -240,11 +240,14 @@ def _switch(
     target: Choice,
     reason: str,
 ) -> Outcome:
-    if action != "initial":
+    # The first choice rests on a second of probes: it starts no dwell and costs no
+    # budget, so the first minute of data can correct it (the margin still applies).
+    first = action == "initial"
+    if not first:
         memory.penalty += knobs.flap_penalty
         if memory.penalty >= knobs.suppress_at:
             memory.suppressed = True
-    memory.chosen, memory.since, memory.note = target, now, reason
+    memory.chosen, memory.since, memory.note = target, -math.inf if first else now, reason
     return Outcome(action, target, reason)
 
 

@@ -95,7 +95,10 @@ class RingWindows:
         """Consecutive answered probes up to the latest one."""
         self.jitter_ms: Floats = np.full(rows, np.nan, dtype=np.float32)
         """RFC 3550 interarrival jitter: J += (|D| - J) / 16 per consecutive answered pair."""
-        self.last_ns: Ints = np.full(rows, NEVER_NS, dtype=np.int64)
+        self.last_ok_ns: Ints = np.full(rows, NEVER_NS, dtype=np.int64)
+        """Send time of the latest answered probe."""
+        self.run_start_ns: Ints = np.full(rows, NEVER_NS, dtype=np.int64)
+        """Send time of the first lost probe of the current run of losses."""
         self._last_rtt = [math.nan] * rows
         self.ignored = 0
         """Results of series the config does not have (counted, never stored)."""
@@ -125,7 +128,6 @@ class RingWindows:
         self.time_ns[row, slot] = result.time_ns
         self.rtt_ms[row, slot] = rtt
         self.lost[row, slot] = not answered
-        self.last_ns[row] = max(int(self.last_ns[row]), result.time_ns)
         previous = self._last_rtt[row]
         step = abs(rtt - previous)
         self.step_ms[row, slot] = step
@@ -136,7 +138,10 @@ class RingWindows:
         if answered:
             self.run_ok[row] += 1
             self.run_lost[row] = 0
+            self.last_ok_ns[row] = max(int(self.last_ok_ns[row]), result.time_ns)
         else:
+            if self.run_lost[row] == 0:
+                self.run_start_ns[row] = result.time_ns
             self.run_lost[row] += 1
             self.run_ok[row] = 0
         return not answered
