@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from borderpath.agent.commands import agent, probes, selector, storage
+from borderpath.agent.commands import agent, alerts, probes, selector, storage
 from borderpath.core.errors import BorderpathError
 from borderpath.lab import cli as lab_cli
 
@@ -11,7 +11,7 @@ from borderpath.lab import cli as lab_cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="borderpath", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (agent, probes, storage, selector, lab_cli):
+    for module in (agent, probes, storage, selector, alerts, lab_cli):
         module.add_commands(commands)
     arguments = parser.parse_args(argv)
     try:

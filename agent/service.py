@@ -4,6 +4,8 @@
        └────batch──► store writer task ──► SQLite (its own worker thread)
     tick job ──► selector.tick ──decisions──► route writer (netlink worker thread)
                                    └──────────► events ──► store
+    batches, snapshots, decisions, route events, store counters ──► alert engine
+    alert job ──► engine.evaluate ──► alert events ──► store ; notices ──► dispatcher task
     snapshot, housekeeping jobs (APScheduler) ; exporter task ──► InfluxDB
     status API (/status, /metrics, /healthz)
 
@@ -28,6 +30,7 @@ from borderpath.agent import capabilities
 from borderpath.agent.config import AgentConfig
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
+from borderpath.alerts import AlertEngine, Dispatcher
 from borderpath.core.errors import BorderpathError, ConfigError
 from borderpath.core.records import EventRecord
 from borderpath.probes import Engine, Plumbing, ProbeResult
@@ -48,6 +51,7 @@ class Agent:
         self._batches: asyncio.Queue[list[ProbeResult] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._exporting: asyncio.Task[None] | None = None
+        self._alerting: asyncio.Task[None] | None = None
         self.backlog: dict[str, int] = {}
         """Rows not yet exported, per table (refreshed by housekeeping)."""
         self._scheduler = AsyncIOScheduler()
@@ -58,6 +62,8 @@ class Agent:
         self.plumbing: Plumbing | None = None
         self.exporter: Exporter | None = None
         self.status: StatusServer | None = None
+        self.alerts: AlertEngine | None = None
+        self.dispatcher: Dispatcher | None = None
 
     async def start(self) -> None:
         """Check, then start every part; on any failure what was started is stopped."""
@@ -85,6 +91,7 @@ class Agent:
         await self.netlink(self.plumbing.apply)
         self.routes = RouteWriter(config.selector.routes, config.uplinks, config.pops)
         await self._reconcile_routes()
+        self._start_alerts()
         self._writer = asyncio.create_task(self._write_batches())
         self.engine = Engine(config.uplinks, config.pops, config.probing, on_batch=self._on_batch)
         await self.engine.start()
@@ -97,10 +104,25 @@ class Agent:
         await self._record("agent.start", f"agent started for site {config.agent.site}")
         log.info("agent running: %d uplinks, %d PoPs", len(config.uplinks), len(config.pops))
 
+    def _start_alerts(self) -> None:
+        config = self.config
+        if not config.alerts.enabled:
+            return
+        assert self.store is not None
+        site = config.agent.site
+        self.alerts = AlertEngine(config.alerts, config.uplinks, config.pops, config.selector, site)
+        self.dispatcher = Dispatcher(config.alerts, self.store, site)
+        self._alerting = asyncio.create_task(self.dispatcher.run())
+
     async def stop(self) -> None:
         """Stop probing, store what is in flight, leave routes as they are."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._alerting is not None:
+            self._alerting.cancel()  # what is not delivered stays queued in the store
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._alerting
+            self._alerting = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -135,6 +157,8 @@ class Agent:
     def _on_batch(self, batch: Sequence[ProbeResult]) -> None:
         assert self.selector is not None
         self.selector.ingest(batch)
+        if self.alerts is not None:
+            self.alerts.observe(batch)
         self._batches.put_nowait(list(batch))
 
     async def _write_batches(self) -> None:
@@ -170,6 +194,8 @@ class Agent:
             (self._store_snapshots, agent.snapshot_interval),
             (self._housekeeping, agent.housekeeping_interval),
         ]
+        if self.alerts is not None:
+            jobs.append((self._evaluate_alerts, self.config.alerts.interval))
         for job, seconds in jobs:
             self._scheduler.add_job(
                 job, "interval", seconds=seconds, max_instances=1, coalesce=True
@@ -187,6 +213,8 @@ class Agent:
                 decision.reason,
                 extra={"fields": {"pop": decision.pop, "action": decision.action}},
             )
+        if self.alerts is not None:
+            self.alerts.observe_decisions(decisions)
         await self._steer(decisions)
 
     async def _steer(self, decisions: list[Decision]) -> None:
@@ -200,6 +228,8 @@ class Agent:
             for pop in result.failed_pops:
                 self.selector.adopt(pop, installed.get(pop, ()), time.time(), "route write failed")
         await self.store.add_events([d.to_event() for d in decisions] + result.events)
+        if self.alerts is not None:
+            self.alerts.observe_events(result.events)
 
     async def _store_snapshots(self) -> None:
         assert self.selector is not None and self.store is not None
@@ -211,6 +241,28 @@ class Agent:
         log.debug("housekeeping: %s", report)
         if self.exporter is not None:
             self.backlog = await self.store.run(self.store.store.backlog)
+        if self.alerts is not None:
+            counters = await self.store.run(self.store.store.counters)
+            self.alerts.observe_store(self.backlog, counters)
+
+    async def _evaluate_alerts(self) -> None:
+        """Rules at now; firing and resolved alerts become events, every notice is queued."""
+        assert self.alerts is not None and self.dispatcher is not None
+        assert self.selector is not None and self.store is not None
+        self.alerts.observe_snapshots(self.selector.snapshots())
+        notices = self.alerts.evaluate(time.time())
+        if not notices:
+            return
+        for notice in notices:
+            log.log(
+                logging.INFO if notice.severity == "info" else logging.WARNING,
+                "alert %s %s: %s",
+                notice.status,
+                notice.name,
+                notice.summary,
+            )
+        await self.store.add_events([n.to_event() for n in notices if not n.repeat])
+        await self.dispatcher.enqueue(notices)
 
     async def _record(self, kind: str, text: str) -> None:
         assert self.store is not None

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from borderpath.agent.status_api import Handler
+from borderpath.alerts.config import SEVERITIES
 
 if TYPE_CHECKING:
     from borderpath.agent.service import Agent
@@ -19,7 +20,12 @@ class StatusView:
         self.agent = agent
 
     def routes(self) -> dict[str, Handler]:
-        return {"/status": self.status, "/metrics": self.metrics, "/healthz": self.healthz}
+        return {
+            "/status": self.status,
+            "/metrics": self.metrics,
+            "/healthz": self.healthz,
+            "/alerts": self.alerts,
+        }
 
     def document(self) -> dict[str, Any]:
         """Every path's health, every PoP's choice and why, the export backlog, uptime."""
@@ -39,7 +45,26 @@ class StatusView:
                 for pop, choice in choices.items()
             },
             "exporter": {"enabled": agent.exporter is not None, "backlog": agent.backlog},
+            "alerts": self.alert_document(),
         }
+
+    def alert_document(self) -> dict[str, Any]:
+        """What is firing and pending now, and how each receiver is doing."""
+        engine, dispatcher = self.agent.alerts, self.agent.dispatcher
+        if engine is None or dispatcher is None:
+            return {"enabled": False, "firing": [], "pending": [], "receivers": {}}
+        return {
+            "enabled": True,
+            "firing": [alert.as_dict() for alert in engine.firing()],
+            "pending": [alert.as_dict() for alert in engine.pending()],
+            "receivers": {
+                key: {"sent": sent, "failing": dispatcher.failing.get(key)}
+                for key, sent in dispatcher.sent.items()
+            },
+        }
+
+    def alerts(self) -> tuple[str, bytes]:
+        return "application/json", json.dumps(self.alert_document(), indent=1).encode()
 
     def status(self) -> tuple[str, bytes]:
         return "application/json", json.dumps(self.document(), indent=1).encode()
@@ -95,6 +120,15 @@ class StatusView:
         lines += [
             f'borderpath_export_backlog{{table="{t}"}} {n}'
             for t, n in document["exporter"]["backlog"].items()
+        ]
+        lines += [
+            "# HELP borderpath_alerts_firing Alerts firing now, by severity.",
+            "# TYPE borderpath_alerts_firing gauge",
+        ]
+        firing = [alert["severity"] for alert in document["alerts"]["firing"]]
+        lines += [
+            f'borderpath_alerts_firing{{severity="{severity}"}} {firing.count(severity)}'
+            for severity in SEVERITIES
         ]
         return "text/plain; version=0.0.4", ("\n".join(lines) + "\n").encode()
 

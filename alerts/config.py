@@ -1,7 +1,242 @@
-"""Configuration of alert rules and their receivers (``[alerts]``)."""
+"""Configuration of alert rules and their receivers (``[alerts]``).
 
-from borderpath.core.model import StrictModel
+Every rule has its thresholds in its own table (``[alerts.down]``, ``[alerts.degraded]``
+...); ``hold`` and ``clear`` apply to every rule unless the rule sets its own.
+docs/alerts.md explains each rule with the outage or false page its defaults avoid.
+"""
+
+from typing import Literal
+
+import pydantic
+
+from borderpath.core.model import Seconds, StrictModel
+
+Format = Literal["generic", "alertmanager", "slack"]
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+"""Severities from the least to the most urgent."""
+
+
+class WebhookConfig(StrictModel):
+    """One receiver: an HTTP endpoint that gets every alert notification as a POST."""
+
+    url: pydantic.HttpUrl = pydantic.Field(description="Where notifications are POSTed.")
+    format: Format = pydantic.Field(
+        "generic",
+        description="Body: generic (borderpath's JSON), alertmanager (the Alertmanager v2 "
+        "/api/v2/alerts body) or slack (an incoming-webhook message).",
+    )
+    min_severity: Severity = pydantic.Field(
+        "warning",
+        description="Least severity sent to this receiver; info alerts (route switches) "
+        "stay in the store, the status API and Grafana unless this is 'info'.",
+    )
+    headers: dict[str, str] = pydantic.Field(
+        {}, description="Extra HTTP headers, e.g. an Authorization header for the receiver."
+    )
+    name: str = pydantic.Field(
+        "",
+        description="Name of the receiver in logs and in the durable queue (default: its URL). "
+        "Renaming a receiver starts a new queue.",
+    )
+
+    @property
+    def key(self) -> str:
+        return self.name or str(self.url)
+
+
+class RuleTiming(StrictModel):
+    """How long a condition must last before it fires, and be gone before it resolves."""
+
+    hold: Seconds | None = pydantic.Field(
+        None, ge=0, description="Overrides [alerts] hold for this rule."
+    )
+    clear: Seconds | None = pydantic.Field(
+        None, ge=0, description="Overrides [alerts] clear for this rule."
+    )
+
+
+class DownRule(RuleTiming):
+    """Path down: no genuine answer on any protocol (and its localisation)."""
+
+    hold: Seconds | None = pydantic.Field(
+        5.0,
+        ge=0,
+        description="Seconds a path must stay down before it fires; long enough for every "
+        "path of a PoP or uplink fault to be seen down, so the fault pages once.",
+    )
+    silence: Seconds = pydantic.Field(
+        3.0,
+        gt=0,
+        description="A path is down when no protocol has had a genuine answer for this long "
+        "(measured on probe send times, so late batches do not count as silence)...",
+    )
+    lost: int = pydantic.Field(
+        5, ge=1, description="...and at least this many probes were lost since the last answer."
+    )
+    border_uplinks: int = pydantic.Field(
+        2,
+        ge=2,
+        description="Border-wide: at least this many uplinks, each with at least "
+        "border_pops PoPs down at once (one alert instead of a PoP or carrier fault each).",
+    )
+    border_pops: int = pydantic.Field(
+        2, ge=2, description="PoPs down on each of border_uplinks uplinks for a border-wide fault."
+    )
+
+
+class DegradedRule(RuleTiming):
+    """Path degraded: the path breaks its PoP's SLA class in both windows."""
+
+    hold: Seconds | None = pydantic.Field(
+        None, ge=0, description="Overrides [alerts] hold (default: that hold)."
+    )
+    short: Seconds = pydantic.Field(
+        10.0,
+        gt=0,
+        description="Short window over which the path's own loss, RTT p95 and jitter must "
+        "also break the class (the selector's long-window verdict alone never pages).",
+    )
+    min_probes: int = pydantic.Field(
+        10, ge=1, description="Probes the short window needs before it can agree."
+    )
+
+
+class InterferenceRule(RuleTiming):
+    """Some protocols failing while others answer: UDP/QUIC interference, injected resets."""
+
+    lost_in_row: int = pydantic.Field(
+        3,
+        ge=1,
+        description="A protocol is failing once its last this-many probes are lost (quic "
+        "runs every 5 s by default: three lost in a row take 15 s).",
+    )
+    window: Seconds = pydantic.Field(
+        30.0, gt=0, description="Window of the loss and forged-reset counts below."
+    )
+    loss: float = pydantic.Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="...or a protocol is failing when it lost this fraction in the window "
+        "while icmp and tcp lost less than others_loss (UDP policed, not blocked).",
+    )
+    others_loss: float = pydantic.Field(
+        0.1, ge=0, le=1, description="Loss below which the other protocols count as answering."
+    )
+    uplink_pops: int = pydantic.Field(
+        2,
+        ge=1,
+        description="PoPs of one uplink showing the same interference that make it one "
+        "alert for the uplink (the carrier polices UDP or injects resets, not each path).",
+    )
+    resets: int = pydantic.Field(
+        3,
+        ge=1,
+        description="Forged TCP resets (ProbeResult.forged on tcp and http probes) in the "
+        "window that make 'TCP resets injected' (the injector sends three per SYN).",
+    )
+
+
+class SteeringRule(RuleTiming):
+    """Route switches (info), flap storms, and PoPs with no path meeting their SLA."""
+
+    switch_clear: Seconds = pydantic.Field(
+        300.0, gt=0, description="A route-switch alert resolves this long after the last switch."
+    )
+    flap_switches: int = pydantic.Field(
+        4, ge=2, description="Switches of one PoP within flap_window that make a flap storm."
+    )
+    flap_window: Seconds = pydantic.Field(
+        600.0, gt=0, description="Window of the flap-storm count."
+    )
+
+
+class LabelRule(RuleTiming):
+    """A path's backbone label changed (from traces): CN2 GIA now over 163."""
+
+    premium: list[str] = pydantic.Field(
+        ["ct-cn2-gia", "cu-9929", "cm-cmin2"],
+        description="Labels of premium backbones: leaving one for another label is a warning, "
+        "any other change is info.",
+    )
+
+
+class HealthRule(RuleTiming):
+    """The agent's own health: export backlog, spool drops, route write failures."""
+
+    backlog_rows: int = pydantic.Field(
+        1_000_000,
+        ge=1,
+        description="Rows waiting for InfluxDB above which the NOC is told the export is "
+        "stuck (about 20 minutes of a 15-path branch's results at 200 ms).",
+    )
 
 
 class AlertsConfig(StrictModel):
     """Alert rules and webhooks."""
+
+    enabled: bool = pydantic.Field(True, description="Evaluate the rules at all.")
+    hold: Seconds = pydantic.Field(
+        20.0,
+        ge=0,
+        description="How long a condition must last before its alert fires, unless its rule "
+        "says otherwise (one bad probe round never pages anyone).",
+    )
+    clear: Seconds = pydantic.Field(
+        60.0,
+        ge=0,
+        description="How long a condition must be gone before its alert resolves, so a "
+        "flapping path does not chatter.",
+    )
+    interval: Seconds = pydantic.Field(1.0, gt=0, description="How often the rules are evaluated.")
+    group_window: Seconds = pydantic.Field(
+        5.0,
+        ge=0,
+        description="Notifications for a receiver are gathered this long after the first one "
+        "and sent in one POST (the three paths of a fault arrive together).",
+    )
+    repeat_interval: Seconds = pydantic.Field(
+        14400.0,
+        gt=0,
+        description="An alert still firing is sent again this often (4 h).",
+    )
+    timeout: Seconds = pydantic.Field(
+        5.0, gt=0, description="Timeout of one POST to a receiver (delivery never blocks probing)."
+    )
+    retry_min: Seconds = pydantic.Field(
+        1.0, gt=0, description="First wait after a failed POST; it doubles each time..."
+    )
+    retry_max: Seconds = pydantic.Field(
+        60.0, gt=0, description="...up to this wait; the notification stays queued until sent."
+    )
+    max_age: Seconds = pydantic.Field(
+        86400.0,
+        gt=0,
+        description="Queued notifications older than this are dropped (and counted) when a "
+        "receiver stays down, so a revived receiver is not paged with last week.",
+    )
+    batch: int = pydantic.Field(100, ge=1, description="Most notifications in one POST.")
+    webhooks: list[WebhookConfig] = pydantic.Field([], description="Receivers of alerts.")
+    down: DownRule = DownRule()
+    degraded: DegradedRule = DegradedRule()
+    interference: InterferenceRule = InterferenceRule()
+    steering: SteeringRule = SteeringRule()
+    label: LabelRule = LabelRule()
+    health: HealthRule = HealthRule()
+
+    @pydantic.model_validator(mode="after")
+    def _unique_receivers(self) -> "AlertsConfig":
+        keys = [w.key for w in self.webhooks]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"two webhooks are both {key!r}; give them distinct names")
+        if self.retry_min > self.retry_max:
+            raise ValueError("retry_min cannot be above retry_max")
+        return self
+
+    def timing(self, rule: RuleTiming) -> tuple[float, float]:
+        """(hold, clear) of a rule, falling back to the section's."""
+        hold = self.hold if rule.hold is None else rule.hold
+        clear = self.clear if rule.clear is None else rule.clear
+        return hold, clear

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS cursors (
     sink TEXT NOT NULL, source TEXT NOT NULL, last_id INTEGER NOT NULL,
     PRIMARY KEY (sink, source)
 );
+CREATE TABLE IF NOT EXISTS alert_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    receiver TEXT NOT NULL, time_ns INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_queue_receiver ON alert_queue (receiver, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     time_ns INTEGER NOT NULL, sink TEXT NOT NULL, source TEXT NOT NULL,

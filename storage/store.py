@@ -684,6 +684,45 @@ class Store:
         )
         return [DeadLetter(*row) for row in rows]
 
+    # -- the alert queue: notifications waiting for each receiver, in order -----------
+
+    def queue_alerts(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Queue ``(receiver, time_ns, body)`` notifications; they stay until acknowledged."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO alert_queue (receiver, time_ns, body) VALUES (?, ?, ?)", rows
+            )
+
+    def queued_alerts(self, receiver: str, limit: int) -> list[tuple[int, int, str]]:
+        """The oldest ``limit`` notifications of ``receiver``: ``(id, time_ns, body)``."""
+        rows = self._db.execute(
+            "SELECT id, time_ns, body FROM alert_queue WHERE receiver = ? ORDER BY id LIMIT ?",
+            (receiver, limit),
+        )
+        return [(int(i), int(t), str(body)) for i, t, body in rows]
+
+    def ack_alerts(self, receiver: str, through_id: int) -> None:
+        """The receiver took every notification up to ``through_id``: forget them."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM alert_queue WHERE receiver = ? AND id <= ?", (receiver, through_id)
+            )
+
+    def expire_alerts(self, before_ns: int) -> int:
+        """Drop notifications queued before ``before_ns`` (counted as ``dropped_alerts``)."""
+        with self._transaction():
+            dropped = self._db.execute(
+                "DELETE FROM alert_queue WHERE time_ns < ?", (before_ns,)
+            ).rowcount
+            if dropped:
+                db.add_counter(self._db, "dropped_alerts", dropped)
+        return int(dropped)
+
+    def alert_queue(self) -> dict[str, int]:
+        """Notifications waiting, per receiver."""
+        rows = self._db.execute("SELECT receiver, count(*) FROM alert_queue GROUP BY receiver")
+        return {str(receiver): int(count) for receiver, count in rows}
+
     def integrity_check(self) -> str:
         """SQLite's own check: ``ok`` when the file is sound."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

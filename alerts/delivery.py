@@ -1,0 +1,148 @@
+"""Delivery: every notification goes through a durable queue in the store, one queue
+per receiver, sent in order by one task per receiver.
+
+    engine.evaluate ─► Dispatcher.enqueue ─► alert_queue (SQLite, store's thread)
+                                              └─► per receiver: wait group_window,
+                                                  POST up to `batch` in one body,
+                                                  2xx: ack ; else: back off, retry
+
+A receiver that is down keeps its queue (across agent restarts too) and gets every
+notification, in order, when it comes back; later ones wait behind the first. Each
+POST has a timeout, and delivery runs in its own tasks, so a slow or dead receiver
+never delays probing. Delivery is at least once: a POST that timed out after the
+receiver took it is sent again.
+"""
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from borderpath.alerts.alert import Notice
+from borderpath.alerts.config import SEVERITIES, AlertsConfig, Severity, WebhookConfig
+from borderpath.alerts.formats import render
+from borderpath.core.errors import BorderpathError
+from borderpath.storage import AsyncStore
+
+log = logging.getLogger("borderpath.alerts")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        store: AsyncStore,
+        site: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.site = site
+        self.clock = clock
+        self._wake = {hook.key: asyncio.Event() for hook in config.webhooks}
+        self.failing: dict[str, str] = {}
+        """Receivers whose last POST failed, with why."""
+        self.sent: dict[str, int] = {hook.key: 0 for hook in config.webhooks}
+        """Notifications delivered per receiver since start."""
+
+    async def enqueue(self, notices: Sequence[Notice]) -> None:
+        """Queue each notice for every receiver whose min_severity it reaches."""
+        rows = [
+            (hook.key, int(notice.sent_at * 1e9), json.dumps(notice.as_dict()))
+            for notice in notices
+            for hook in self.config.webhooks
+            if _rank(notice.severity) >= _rank(hook.min_severity)
+        ]
+        if not rows:
+            return
+        await self.store.run(self.store.store.queue_alerts, rows)
+        for key in {row[0] for row in rows}:
+            self._wake[key].set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled (the queue keeps what is not delivered)."""
+        async with asyncio.TaskGroup() as group:
+            for hook in self.config.webhooks:
+                group.create_task(self._deliver(hook))
+
+    async def _deliver(self, hook: WebhookConfig) -> None:
+        failures = 0
+        async with httpx.AsyncClient(timeout=self.config.timeout) as client:
+            while True:
+                rows = await self._next_group(hook.key)
+                if rows is None:
+                    continue
+                if await self._post(client, hook, rows):
+                    await self.store.run(self.store.store.ack_alerts, hook.key, rows[-1][0])
+                    self.sent[hook.key] += len(rows)
+                    failures = 0
+                else:
+                    failures += 1
+                    await asyncio.sleep(self._backoff(failures))
+
+    async def _next_group(self, key: str) -> list[tuple[int, int, str]] | None:
+        """The next notifications to send once the oldest is group_window old; None after
+        waiting for new ones (the caller loops)."""
+        store = self.store.store
+        await self.store.run(store.expire_alerts, int((self.clock() - self.config.max_age) * 1e9))
+        rows = await self.store.run(store.queued_alerts, key, self.config.batch)
+        if not rows:
+            self._wake[key].clear()
+            await self._wake[key].wait()
+            return None
+        wait = self.config.group_window - (self.clock() - rows[0][1] / 1e9)
+        if wait > 0:
+            await asyncio.sleep(wait)
+            rows = await self.store.run(store.queued_alerts, key, self.config.batch)
+        return rows
+
+    async def _post(
+        self, client: httpx.AsyncClient, hook: WebhookConfig, rows: list[tuple[int, int, str]]
+    ) -> bool:
+        notices = [Notice.from_dict(json.loads(body), t / 1e9) for _, t, body in rows]
+        try:
+            await post(client, hook, notices, self.site, self.config.repeat_interval)
+        except BorderpathError as exc:
+            if hook.key not in self.failing:
+                log.warning("alerts: %s; queued notifications wait and are retried", exc)
+            self.failing[hook.key] = str(exc)
+            return False
+        if self.failing.pop(hook.key, None) is not None:
+            log.info("alerts: receiver %s answers again", hook.key)
+        return True
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential from retry_min to retry_max, with equal jitter (receivers that come
+        back are not hit by every agent at the same instant)."""
+        ceiling = min(self.config.retry_max, self.config.retry_min * 2 ** (failures - 1))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+async def post(
+    client: httpx.AsyncClient,
+    hook: WebhookConfig,
+    notices: Sequence[Notice],
+    site: str,
+    repeat_interval: float,
+) -> None:
+    """POST one body to a receiver; BorderpathError with one sentence if it did not take it.
+    A firing alert's Alertmanager endsAt is two repeat intervals ahead: the repeat
+    renews it before Alertmanager would resolve it on its own."""
+    body = render(hook.format, notices, site, firing_ttl=2 * repeat_interval)
+    headers = {"Content-Type": "application/json", **hook.headers}
+    try:
+        response = await client.post(str(hook.url), content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise BorderpathError(f"receiver {hook.key} unreachable ({exc!r})") from exc
+    if not response.is_success:
+        raise BorderpathError(
+            f"receiver {hook.key} answered {response.status_code}: {response.text[:200]}"
+        )
+
+
+def _rank(severity: Severity) -> int:
+    return SEVERITIES.index(severity)

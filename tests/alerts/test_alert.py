@@ -1,0 +1,39 @@
+"""Alert identity and records: the fingerprint is stable, events carry it."""
+
+from borderpath.alerts.alert import Alert, Condition, Notice, fingerprint
+
+
+def test_the_fingerprint_follows_identity_not_numbers() -> None:
+    labels = {"site": "s", "scope": "path", "uplink": "ct", "pop": "hkg"}
+    first = Condition("path_down", "warning", labels, "down 5 s", {"silent_s": 5})
+    later = Condition(
+        "path_down", "warning", dict(reversed(labels.items())), "down 60 s", {"silent_s": 60}
+    )
+    assert first.fingerprint == later.fingerprint == fingerprint("path_down", labels)
+    assert first.fingerprint != Condition("pop_fault", "critical", labels, "").fingerprint
+
+
+def test_firing_and_resolved_are_events_with_the_alert_name_and_fingerprint() -> None:
+    condition = Condition(
+        "pop_fault", "critical", {"site": "s", "pop": "hkg"}, "hkg is down", {"paths": 3}
+    )
+    alert = Alert(condition, seen_first=100.0, seen_last=130.0, status="firing", starts_at=105.0)
+    event = alert.notice(130.0).to_event()
+    assert (event.kind, event.time_ns, event.text) == (
+        "alert.firing",
+        105_000_000_000,
+        "hkg is down",
+    )
+    assert event.labels == {
+        "site": "s",
+        "pop": "hkg",
+        "alert": "pop_fault",
+        "fingerprint": condition.fingerprint,
+        "severity": "critical",
+    }
+    alert.status, alert.ends_at = "resolved", 190.0
+    resolved = alert.notice(190.0)
+    assert resolved.to_event().kind == "alert.resolved"
+    assert resolved.to_event().time_ns == 190_000_000_000
+    again = Notice.from_dict(resolved.as_dict(), 190.0)
+    assert again == resolved

@@ -1,0 +1,197 @@
+"""Alerts end to end: the real agent in a lab branch, real faults on the emulated border,
+and a real webhook receiver inside the branch namespace. One lab and one agent serve
+the whole module (each test restores the conditions it set and waits for quiet), with
+hold and clear made short so the module runs in about two minutes."""
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from borderpath.lab.lab import Lab
+from tests.agent.agent_process import AgentProcess, write_config
+from tests.agent.test_agent_lab import wait_for
+from tests.alerts.receiver import Receiver
+from tests.conftest import unique_lab_name
+
+pytestmark = pytest.mark.lab
+
+ALERTS = """
+# The selector's RTT p95 and jitter still mix the handshake protocols in (round 2 of
+# the selector): with the default limits it moves healthy PoPs back and forth, which
+# the flap-storm rule rightly reports. Until that is fixed these tests give the class
+# room to spare; alerts judge RTT and jitter on one-round-trip probes of their own.
+[selector.classes.interactive]
+rtt_p95_ms = 800
+loss = 0.02
+jitter_ms = 300
+protocols = ["tcp", "quic", "http"]
+
+[alerts]
+hold = "2s"
+clear = "4s"
+group_window = "1s"
+retry_min = "200ms"
+retry_max = "1s"
+[alerts.down]
+hold = "4s"
+[alerts.interference]
+window = "10s"
+[alerts.steering]
+flap_switches = 8  # each test's fault moves PoPs away and back: they add up over the module
+[[alerts.webhooks]]
+url = "{url}"
+format = "generic"
+"""
+
+
+class Border:
+    def __init__(self, lab: Lab, agent: AgentProcess, receiver: Receiver) -> None:
+        self.lab, self.agent, self.receiver = lab, agent, receiver
+
+    def firing(self, status: str = "firing") -> list[dict[str, Any]]:
+        """Alerts the receiver would get (info ones, route switches, stay in the agent)."""
+        alerts: list[dict[str, Any]] = self.agent.get("/alerts").json()[status]
+        return [alert for alert in alerts if alert["severity"] != "info"]
+
+    def quiet(self) -> int:
+        """Wait until nothing fires or is pending; how many alerts the receiver had then."""
+        try:
+            wait_for(lambda: not self.firing() and not self.firing("pending"), timeout=30, step=0.5)
+        except AssertionError:
+            raise AssertionError(f"never quiet: {self.agent.get('/alerts').text}") from None
+        time.sleep(2)  # a last resolve may still be on its way (group_window)
+        return len(self.receiver.alerts())
+
+    def new_alerts(self, since: int, count: int, timeout: float) -> list[tuple[str, str]]:
+        """(status, name) of the alerts received after the first ``since``."""
+        alerts = self.receiver.wait_for(since + count, timeout)[since:]
+        return [(alert["status"], alert["name"]) for alert in alerts]
+
+
+@pytest.fixture(scope="module")
+def border(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Border]:
+    name = unique_lab_name()
+    lab = Lab.up(name)
+    receiver = Receiver(lab.namespace("branch")).start()
+    agent = None
+    try:
+        directory: Path = tmp_path_factory.mktemp("alerts")
+        config = write_config(lab, directory, ALERTS.format(url=receiver.url))
+        agent = AgentProcess(lab, config)
+        wait_for(lambda: len(agent.status()["pops"]) == 5, timeout=15)
+        time.sleep(5)  # the selector's first choices settle
+        yield Border(lab, agent, receiver)
+    finally:
+        if agent is not None:
+            agent.stop()
+        receiver.stop()
+        Lab(name).down()
+    assert "Traceback" not in agent.output()
+
+
+def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
+    before = border.quiet()
+    assert before == 0  # a healthy border at start: not one page
+    border.lab.apply([{"uplink": "*", "pop": "*", "jitter_ms": 6.0}])
+    try:
+        time.sleep(25)
+        assert border.firing() == []
+    finally:
+        border.lab.apply([{"uplink": "*", "pop": "*", "jitter_ms": 1.0}])
+    assert border.receiver.alerts()[before:] == []
+
+
+def fires_then_resolves(
+    border: Border, change: dict[str, Any], lift: dict[str, Any], name: str
+) -> dict[str, Any]:
+    """Apply ``change``: exactly one ``name`` alert fires; lift it: it resolves, with the
+    same fingerprint, and nothing else arrives. The firing alert as received."""
+    before = border.quiet()
+    border.lab.apply([change])
+    try:
+        assert border.new_alerts(before, 1, timeout=30) == [("firing", name)]
+        time.sleep(3)  # still one alert, however long the fault lasts
+    finally:
+        border.lab.apply([{**change, **lift}])
+    assert border.new_alerts(before, 2, timeout=30) == [("firing", name), ("resolved", name)]
+    firing, resolved = border.receiver.alerts()[before:]
+    assert firing["fingerprint"] == resolved["fingerprint"]
+    time.sleep(2)
+    assert len(border.receiver.alerts()) == before + 2
+    return firing
+
+
+def test_a_blackholed_path_fires_path_down_once_then_resolves_and_nothing_else(
+    border: Border,
+) -> None:
+    change = {"uplink": "ct", "pop": "hkg", "blackhole": True}
+    alert = fires_then_resolves(border, change, {"blackhole": False}, "path_down")
+    assert alert["labels"] == {
+        "site": border.agent.status()["site"],
+        "scope": "path",
+        "uplink": "ct",
+        "carrier": "china-telecom",
+        "pop": "hkg",
+    }
+    assert alert["summary"].startswith("Path ct -> hkg is down")
+
+
+def test_a_pop_blackholed_on_every_uplink_is_one_pop_fault(border: Border) -> None:
+    change = {"uplink": "*", "pop": "nrt", "blackhole": True}
+    alert = fires_then_resolves(border, change, {"blackhole": False}, "pop_fault")
+    assert alert["labels"]["pop"] == "nrt" and "uplink" not in alert["labels"]
+    assert alert["paths"] == ["ct/nrt", "cu/nrt", "cm/nrt"]
+
+
+def test_udp_blocked_on_one_uplink_is_interference_naming_the_uplink(border: Border) -> None:
+    change = {"uplink": "cu", "pop": "*", "protocol": "udp", "blackhole": True}
+    alert = fires_then_resolves(border, change, {"blackhole": False}, "udp_interference")
+    assert alert["labels"]["uplink"] == "cu" and alert["labels"]["scope"] == "uplink"
+    assert "UDP/QUIC interference on uplink cu" in alert["summary"]
+
+
+def test_injected_resets_fire_tcp_resets_on_that_path(border: Border) -> None:
+    change = {"uplink": "ct", "pop": "fra", "inject": "rst"}
+    alert = fires_then_resolves(border, change, {"inject": "none"}, "tcp_resets")
+    assert (alert["labels"]["uplink"], alert["labels"]["pop"]) == ("ct", "fra")
+    assert alert["values"]["forged_resets"] >= 3
+
+
+def test_the_command_lists_what_fires_in_the_running_agent(border: Border) -> None:
+    border.quiet()
+    change = {"uplink": "cm", "pop": "sin", "blackhole": True}
+    border.lab.apply([change])
+    try:
+        wait_for(lambda: [a["name"] for a in border.firing()] == ["path_down"], timeout=20)
+        argv = [sys.executable, "-m", "borderpath.agent.cli", "alerts", "--config"]
+        done = subprocess.run(
+            [*argv, str(border.agent.config)], capture_output=True, text=True, check=True
+        )
+    finally:
+        border.lab.apply([{**change, "blackhole": False}])
+    assert "firing   warning  path_down" in done.stdout
+    assert "Path cm -> sin is down" in done.stdout
+
+
+def test_a_receiver_down_gets_every_alert_in_order_once_when_back(border: Border) -> None:
+    before = border.quiet()
+    border.receiver.stop()
+    change = {"uplink": "cm", "pop": "lax", "blackhole": True}
+    try:
+        border.lab.apply([change])
+        wait_for(lambda: [a["name"] for a in border.firing()] == ["path_down"], timeout=20)
+        border.lab.apply([{**change, "blackhole": False}])
+        wait_for(lambda: not border.firing(), timeout=30)
+        time.sleep(2)  # the dispatcher retries against a closed port meanwhile
+    finally:
+        border.lab.apply([{**change, "blackhole": False}])
+        border.receiver.start()
+    received = border.new_alerts(before, 2, timeout=10)
+    assert received == [("firing", "path_down"), ("resolved", "path_down")]
+    time.sleep(3)
+    assert len(border.receiver.alerts()) == before + 2
