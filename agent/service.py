@@ -17,6 +17,7 @@ in place, so a branch is never cut off because the agent is down.
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import socket
 import time
@@ -91,7 +92,7 @@ class Agent:
         await self.netlink(self.plumbing.apply)
         self.routes = RouteWriter(config.selector.routes, config.uplinks, config.pops)
         await self._reconcile_routes()
-        self._start_alerts()
+        await self._start_alerts()
         self._writer = asyncio.create_task(self._write_batches())
         self.engine = Engine(config.uplinks, config.pops, config.probing, on_batch=self._on_batch)
         await self.engine.start()
@@ -104,13 +105,21 @@ class Agent:
         await self._record("agent.start", f"agent started for site {config.agent.site}")
         log.info("agent running: %d uplinks, %d PoPs", len(config.uplinks), len(config.pops))
 
-    def _start_alerts(self) -> None:
+    async def _start_alerts(self) -> None:
+        """The engine takes back what was firing at the last stop, then delivery starts
+        (with whatever the receivers have not taken yet, from the store's queue)."""
         config = self.config
         if not config.alerts.enabled:
             return
         assert self.store is not None
         site = config.agent.site
         self.alerts = AlertEngine(config.alerts, config.uplinks, config.pops, config.selector, site)
+        since = time.time_ns() - int(config.alerts.max_age * 1e9)
+        events = await self.store.run(
+            functools.partial(self.store.store.query_events, since, kind="alert")
+        )
+        if restored := self.alerts.restore(events, time.time()):
+            log.info("%d alerts still firing at the last stop taken back", restored)
         self.dispatcher = Dispatcher(config.alerts, self.store, site)
         self._alerting = asyncio.create_task(self.dispatcher.run())
 

@@ -12,7 +12,7 @@ repeats and resolves alerts. No I/O and no clock of its own: every call takes ``
 from collections.abc import Iterable, Mapping, Sequence
 
 from borderpath.alerts.alert import Alert, Condition, Notice, Path
-from borderpath.alerts.config import AlertsConfig
+from borderpath.alerts.config import SEVERITIES, AlertsConfig
 from borderpath.alerts.facts import Facts
 from borderpath.alerts.rules import Scene, Switch, evaluate
 from borderpath.core.records import EventRecord, PathSnapshot
@@ -21,6 +21,8 @@ from borderpath.probes.result import ProbeResult
 from borderpath.selector.config import SelectorConfig
 from borderpath.selector.decision import Decision
 
+EVENT_ONLY_LABELS = ("alert", "fingerprint", "severity")
+"""Labels Notice.to_event adds to an alert's own."""
 DROP_COUNTERS = ("dropped_spool_", "dropped_size_")
 """Store counters that mean telemetry was lost (retention drops are normal)."""
 
@@ -136,6 +138,20 @@ class AlertEngine:
         notices += self._gone(conditions, now)
         return notices + self._repeats(now)
 
+    def restore(self, events: Iterable[EventRecord], now: float) -> int:
+        """Take back the alerts still firing when the agent stopped (from its alert
+        events, oldest first), so a restart or a reload resolves them when they clear
+        instead of forgetting them; how many were restored."""
+        last: dict[str, EventRecord] = {}
+        for event in events:
+            if event.kind in ("alert.firing", "alert.resolved"):
+                last[event.labels.get("fingerprint", "")] = event
+        for event in last.values():
+            if event.kind == "alert.firing":
+                alert = _restored(event, now, self.config.clear)
+                self.alerts.setdefault(alert.fingerprint, alert)
+        return len(self.firing())
+
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.status == "firing"]
 
@@ -199,3 +215,18 @@ class AlertEngine:
         self._happenings.append(
             Condition(name, "warning", labels, text, values, hold=0.0, clear=clear)
         )
+
+
+def _restored(event: EventRecord, now: float, clear: float) -> Alert:
+    labels = {k: v for k, v in event.labels.items() if k not in EVENT_ONLY_LABELS}
+    severity = event.labels.get("severity", "warning")
+    condition = Condition(
+        name=event.labels["alert"],
+        severity=severity if severity in SEVERITIES else "warning",
+        labels=labels,
+        summary=event.text,
+        values={k: float(v) for k, v in event.values.items()},
+        clear=clear,
+    )
+    started = event.time_ns / 1e9
+    return Alert(condition, now, now, "firing", starts_at=started, notified_at=now)

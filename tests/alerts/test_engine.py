@@ -202,3 +202,19 @@ def test_agent_health_backlog_drops_and_route_failures() -> None:
         ("resolved", "route_write_failed"),
         ("resolved", "storage_dropping"),
     ]
+
+
+def test_a_restarted_engine_resolves_what_fired_before_instead_of_forgetting_it() -> None:
+    first = Run(engine(FAST))
+    first.run(20)
+    fired = first.run(15, blackhole("ct", "hkg"))
+    events = [n.to_event() for n in fired]
+    second = Run(engine(FAST))
+    second.now = first.now
+    assert second.engine.restore(events, second.now) == 1
+    still = second.run(15, blackhole("ct", "hkg"))  # still down: no second page
+    assert still == []
+    resolved = second.run(20)
+    assert names(resolved) == [("resolved", "path_down")]
+    assert resolved[0].fingerprint == fired[0].fingerprint
+    assert resolved[0].starts_at == fired[0].starts_at
