@@ -59,12 +59,16 @@ class Facts:
         self.outage_ns = int(outage * _NS)
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._paths: dict[Path, _PathLife] = {}
+        self._of_path: dict[Path, list[_Series]] = {}
 
     def add(self, batch: Iterable[ProbeResult]) -> None:
         for result in batch:
             answered = result.ok or result.error in ANSWERED_ERRORS
             sample = (result.time_ns, result.ok, answered, result.rtt_ms, result.forged)
-            series = self._series.setdefault(result.series, _Series())
+            series = self._series.get(result.series)
+            if series is None:
+                series = self._series[result.series] = _Series()
+                self._of_path.setdefault(result.path, []).append(series)
             bisect.insort(series.samples, sample, key=_time)
             life = self._paths.setdefault(result.path, _PathLife())
             if life.first_seen_ns is None:
@@ -95,8 +99,8 @@ class Facts:
         since = life.last_answer_ns if life.last_answer_ns is not None else life.first_seen_ns
         assert since is not None
         newest_lost, lost = since, 0
-        for protocol_samples in self._of_path(path):
-            for time_ns, _, answered, _, _ in reversed(protocol_samples):
+        for series in self._of_path.get(path, ()):
+            for time_ns, _, answered, _, _ in reversed(series.samples):
                 if answered or time_ns <= since:
                     break
                 lost += 1
@@ -140,9 +144,6 @@ class Facts:
         do not make a recovered path look degraded or interfered with."""
         life = self._paths.get(path)
         return 0 if life is None else life.recovered_ns
-
-    def _of_path(self, path: Path) -> Iterable[list[Sample]]:
-        return (s.samples for key, s in self._series.items() if key[:2] == path)
 
 
 def _time(sample: Sample) -> int:

@@ -40,7 +40,7 @@ retry_max = "1s"
 [alerts.down]
 hold = "2s"
 [alerts.interference]
-window = "10s"
+window = "5s"
 [alerts.steering]
 flap_switches = 8  # each test's fault moves PoPs away and back: they add up over the module
 [[alerts.webhooks]]
@@ -99,7 +99,7 @@ def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
     assert before == 0  # a healthy border at start: not one page
     border.lab.apply([{"uplink": "*", "pop": "*", "jitter_ms": 6.0}])
     try:
-        time.sleep(20)
+        time.sleep(15)
         assert border.firing() == []
     finally:
         border.lab.apply([{"uplink": "*", "pop": "*", "jitter_ms": 1.0}])
@@ -120,7 +120,7 @@ def fires_then_resolves(
     assert border.new_alerts(before, 2, timeout=30) == [("firing", name), ("resolved", name)]
     firing, resolved = border.receiver.alerts()[before:]
     assert firing["fingerprint"] == resolved["fingerprint"]
-    time.sleep(2)
+    time.sleep(1)
     assert len(border.receiver.alerts()) == before + 2
     return firing
 
