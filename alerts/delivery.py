@@ -25,7 +25,7 @@ import httpx
 from borderpath.alerts.alert import Notice
 from borderpath.alerts.config import SEVERITIES, AlertsConfig, Severity, WebhookConfig
 from borderpath.alerts.formats import render
-from borderpath.core.errors import BorderpathError
+from borderpath.core.errors import BorderpathError, StorageError
 from borderpath.storage import AsyncStore
 
 log = logging.getLogger("borderpath.alerts")
@@ -73,16 +73,25 @@ class Dispatcher:
         failures = 0
         async with httpx.AsyncClient(timeout=self.config.timeout) as client:
             while True:
-                rows = await self._next_group(hook.key)
-                if rows is None:
-                    continue
-                if await self._post(client, hook, rows):
-                    await self.store.run(self.store.store.ack_alerts, hook.key, rows[-1][0])
-                    self.sent[hook.key] += len(rows)
-                    failures = 0
-                else:
-                    failures += 1
+                try:
+                    delivered = await self._deliver_next(client, hook)
+                except StorageError as exc:  # the store is sick: keep trying, never die
+                    log.error("alerts: queue of %s unreadable: %s", hook.key, exc)
+                    delivered = False
+                failures = 0 if delivered else failures + 1
+                if failures:
                     await asyncio.sleep(self._backoff(failures))
+
+    async def _deliver_next(self, client: httpx.AsyncClient, hook: WebhookConfig) -> bool:
+        """Send the next group; False when it must be retried later."""
+        rows = await self._next_group(hook.key)
+        if rows is None:
+            return True
+        if not await self._post(client, hook, rows):
+            return False
+        await self.store.run(self.store.store.ack_alerts, hook.key, rows[-1][0])
+        self.sent[hook.key] += len(rows)
+        return True
 
     async def _next_group(self, key: str) -> list[tuple[int, int, str]] | None:
         """The next notifications to send once the oldest is group_window old; None after

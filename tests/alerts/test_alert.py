@@ -37,3 +37,22 @@ def test_firing_and_resolved_are_events_with_the_alert_name_and_fingerprint() ->
     assert resolved.to_event().time_ns == 190_000_000_000
     again = Notice.from_dict(resolved.as_dict(), 190.0)
     assert again == resolved
+
+
+def test_alert_events_reach_influxdb_as_borderpath_event_with_tags() -> None:
+    from borderpath.storage.schema import event_line
+
+    labels = {"site": "s", "scope": "path", "uplink": "ct", "pop": "hkg", "class": "voice"}
+    condition = Condition(
+        "path_degraded", "warning", labels, "ct -> hkg breaks voice", {"loss": 0.08}
+    )
+    alert = Alert(condition, seen_first=1.0, seen_last=2.0, status="firing", starts_at=2.0)
+    line = event_line("s", alert.notice(2.0).to_event())
+    tags, rest = line.split(" ", 1)
+    fields, time_ns = rest.rsplit(" ", 1)
+    assert tags.startswith("borderpath_event,") and time_ns == "2000000000"
+    assert {"kind=alert.firing", "uplink=ct", "pop=hkg", "class=voice", "severity=warning"} <= set(
+        tags.split(",")
+    )
+    assert 'alert="path_degraded"' in fields and "loss=0.08" in fields
+    assert f'fingerprint="{condition.fingerprint}"' in fields
