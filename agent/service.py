@@ -7,7 +7,7 @@
     batches, snapshots, decisions, route events, store counters ──► alert engine
     alert job ──► engine.evaluate ──► alert events ──► store ; notices ──► dispatcher task
     snapshot, housekeeping jobs (APScheduler) ; exporter task ──► InfluxDB
-    status API (/status, /metrics, /healthz)
+    status API (/status, /metrics, /healthz, /alerts)
 
 Nothing here decides, measures or stores by itself: it starts the parts in order,
 hands data between them and stops them in reverse. A stopped agent leaves its routes
