@@ -2,10 +2,10 @@
 
     python -m bench.selector_failover [--repetitions 20]
 
-The agent runs in the branch namespace with the lab's generated config (ICMP every
-200 ms, a 300 ms probe timeout). The kernel is polled every 10 ms with ``ip route get
-SERVICE from LAN-HOST iif lan`` for the device the LAN host's traffic to Hong Kong
-leaves by. Measured:
+The agent runs in the branch namespace with the lab's generated config (ICMP, TCP and
+UDP every 200 ms, QUIC every 5 s, HTTP every 10 s) and a 300 ms probe timeout. The
+kernel is polled every 10 ms with ``ip route get SERVICE from LAN-HOST iif lan`` for
+the device the LAN host's traffic to Hong Kong leaves by. Measured:
 - failover: from blackholing the active uplink to the LAN's traffic leaving by
   another one (p50 and max over the repetitions; goal p50 <= 1 s);
 - brownout: from 15 % loss on the active uplink to the move (goal <= 5 s);
@@ -202,7 +202,7 @@ def main() -> None:
         "brownout_15pct": brownout,
         "stability": {"minutes": args.stability_minutes, "switches": stable},
         "goals": {"failover_p50_s": 1.0, "brownout_s": 5.0, "switches": 0},
-        "probing": {"interval": "200ms", "timeout": PROBE_TIMEOUT, "protocols": ["icmp"]},
+        "probing": {"config": "borderpath lab agent-config", "timeout": PROBE_TIMEOUT},
         "failback_delay": FAILBACK,
         "poll_s": POLL_S,
         "loadavg": os.getloadavg(),

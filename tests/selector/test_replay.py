@@ -12,6 +12,7 @@ MIDNIGHT = 1_699_920_000.0  # 2023-11-14 00:00 UTC
 PEAK = (13.0, 15.0)
 """UTC hours of the evening peak: 21:00 to 23:00 in Beijing."""
 STEP = 30.0
+TICK = 60.0
 DAYS = 4
 SLOW_PROBING = {
     "windows": {"short": "3m", "long": "10m", "samples": 32},
@@ -37,7 +38,7 @@ def replay_days(time_of_day: bool) -> ReplayReport:
     stream = probe_stream(
         series, evening_peak, start=MIDNIGHT, duration=DAYS * 86400, interval=STEP, timeout=2
     )
-    return run(Selector(config, uplinks(), [pop()]), stream, tick_every=STEP)
+    return run(Selector(config, uplinks(), [pop()]), stream, tick_every=TICK)
 
 
 def left_ct_on_last_day(report: ReplayReport) -> float:
