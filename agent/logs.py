@@ -48,9 +48,9 @@ def setup(log_format: LogFormat = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # APScheduler reports every job run, aioquic every handshake, at INFO: many lines
+    # APScheduler reports every job run, aioquic and httpx every probe, at INFO: many lines
     # a second at our rates, and none of them an event.
-    for chatty in ("apscheduler", "quic"):
+    for chatty in ("apscheduler", "quic", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 

@@ -6,6 +6,7 @@
                                    └──────────► events ──► store
     batches, snapshots, decisions, route events, store counters ──► alert engine
     alert job ──► engine.evaluate ──► alert events ──► store ; notices ──► dispatcher task
+    trace job ──► route labels ──► path tags and path.label events
     snapshot, housekeeping jobs (APScheduler) ; exporter task ──► InfluxDB
     status API (/status, /metrics, /healthz, /alerts)
 
@@ -21,7 +22,7 @@ import functools
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from borderpath.agent import capabilities
 from borderpath.agent.config import AgentConfig
+from borderpath.agent.route_labels import RouteLabels
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
 from borderpath.alerts import AlertEngine, Dispatcher
@@ -56,6 +58,8 @@ class Agent:
         self.backlog: dict[str, int] = {}
         """Rows not yet exported, per table (refreshed by housekeeping)."""
         self._scheduler = AsyncIOScheduler()
+        self._running_jobs: set[asyncio.Task[Any]] = set()
+        self.route_labels = RouteLabels(config)
         self.store: AsyncStore | None = None
         self.selector: Selector | None = None
         self.engine: Engine | None = None
@@ -126,6 +130,9 @@ class Agent:
     async def stop(self) -> None:
         """Stop probing, store what is in flight, leave routes as they are."""
         if self._scheduler.running:
+            # A tick may be writing routes: let every running job finish, then stop.
+            self._scheduler.pause()
+            await asyncio.gather(*self._running_jobs, return_exceptions=True)
             self._scheduler.shutdown(wait=False)
         if self._alerting is not None:
             self._alerting.cancel()  # what is not delivered stays queued in the store
@@ -205,11 +212,28 @@ class Agent:
         ]
         if self.alerts is not None:
             jobs.append((self._evaluate_alerts, self.config.alerts.interval))
+        if self.route_labels.series:
+            jobs.append((self._trace_next, self.route_labels.step_s))
         for job, seconds in jobs:
             self._scheduler.add_job(
-                job, "interval", seconds=seconds, max_instances=1, coalesce=True
+                self._tracked(job), "interval", seconds=seconds, max_instances=1, coalesce=True
             )
         self._scheduler.start()
+
+    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """The job, remembered while it runs so that ``stop`` can wait for it."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running_jobs.add(task)
+            try:
+                await job()
+            finally:
+                self._running_jobs.discard(task)
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
 
     async def _tick(self) -> None:
         assert self.selector is not None and self.routes is not None
@@ -239,6 +263,17 @@ class Agent:
         await self.store.add_events([d.to_event() for d in decisions] + result.events)
         if self.alerts is not None:
             self.alerts.observe_events(result.events)
+
+    async def _trace_next(self) -> None:
+        """Trace one more path; a changed border crossing is an event and the path's tag."""
+        assert self.store is not None
+        event = await self.route_labels.trace_next()
+        if event is None:
+            return
+        await self.store.set_path_labels(self.route_labels.labels())
+        await self.store.add_events([event])
+        if self.alerts is not None:
+            self.alerts.observe_events([event])
 
     async def _store_snapshots(self) -> None:
         assert self.selector is not None and self.store is not None

@@ -41,7 +41,9 @@ def agent_config(status: dict[str, Any]) -> str:
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]
-    lines += ["[trace]", "# The lab's hop blocks, read as the backbones they stand for."]
+    lines += ["[trace]", "# Lab speed: every path traced every 15 s, a label moves after 2 traces."]
+    lines += ['interval = "15s"', "traces = 1", "agree = 2"]
+    lines += ["# The lab's hop blocks, read as the backbones they stand for."]
     prefixes = ", ".join(f'"{prefix}" = "{label}"' for prefix, label in labelled_prefixes().items())
     lines += [f"extra_prefixes = {{ {prefixes} }}", ""]
     return "\n".join(lines)
