@@ -6,8 +6,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from borderpath.lab.lab import Lab
+
+# Property tests draw the same examples on every run, so CI does not pass or fail by
+# luck; HYPOTHESIS_PROFILE=explore searches afresh (and finds new counterexamples).
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _counter = itertools.count()
 

@@ -10,6 +10,8 @@ import pytest
 from borderpath.agent.config import load_config
 from borderpath.agent.configdoc import render
 from borderpath.core.errors import ConfigError
+from borderpath.core.tomlfile import load_model
+from borderpath.probes.responder import ResponderConfig
 
 ROOT = Path(__file__).parents[2]
 GOOD = """\
@@ -52,6 +54,8 @@ def test_the_examples_and_a_minimal_config_load(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, GOOD)).uplink("cu").gateway.exploded == "100.64.2.1"
     for example in (ROOT / "deploy" / "examples").glob("branch*.toml"):
         load_config(example)
+    pop = load_model(ROOT / "deploy" / "examples" / "pop.toml", ResponderConfig)
+    assert pop.udp_port == 862
 
 
 MISTAKES = [
