@@ -1,10 +1,14 @@
 """The agent configuration for a lab's branch: its uplinks and PoPs, probing at lab speed."""
 
+import math
 from typing import Any
 
 from borderpath.lab.hops import labelled_prefixes
 
 LAB_INTERVAL = "200ms"
+DEFAULT_INTERACTIVE_RTT_MS = 250.0
+HEADROOM = 1.3
+"""A far PoP's interactive RTT limit: its slowest path's RTT with 30 % to spare."""
 
 
 def agent_config(status: dict[str, Any]) -> str:
@@ -41,9 +45,27 @@ def agent_config(status: dict[str, Any]) -> str:
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]
+    lines += _far_pop_limits(status)
     lines += ["[trace]", "# Lab speed: every path traced every 15 s, a label moves after 2 traces."]
     lines += ['interval = "15s"', "traces = 1", "agree = 2"]
     lines += ["# The lab's hop blocks, read as the backbones they stand for."]
     prefixes = ", ".join(f'"{prefix}" = "{label}"' for prefix, label in labelled_prefixes().items())
     lines += [f"extra_prefixes = {{ {prefixes} }}", ""]
     return "\n".join(lines)
+
+
+def _far_pop_limits(status: dict[str, Any]) -> list[str]:
+    """Per-PoP interactive limits where the lab's slowest path to a PoP is beyond the
+    default, as an operator sets them for Frankfurt (DOMAIN.md: standard 220-320 ms)."""
+    slowest: dict[str, float] = {}
+    for row in status["conditions"]:
+        if row["protocol"] == "icmp":
+            key = f"{row['uplink']}/{row['pop']}"
+            slowest[key] = slowest.get(key, 0.0) + row["delay_ms"]
+    lines = []
+    for pop in status["pops"]:
+        worst = max(rtt for path, rtt in slowest.items() if path.endswith(f"/{pop['name']}"))
+        if worst * HEADROOM > DEFAULT_INTERACTIVE_RTT_MS:
+            limit = math.ceil(worst * HEADROOM / 10) * 10
+            lines += [f"[selector.pops.{pop['name']}.sla.interactive]", f"rtt_p95_ms = {limit}", ""]
+    return lines
