@@ -114,11 +114,7 @@ class ProbingConfig(StrictModel):
         "from the interval (cross-border RTTs exceed 300 ms at peak).",
     )
     timeouts: dict[Protocol, Seconds] = pydantic.Field(
-        {"tcp": 1.0},
-        description="Per-protocol timeouts that replace 'timeout'. tcp: 1 s, because a PoP "
-        "whose first SYN-ACK was lost sends it again 1 s later (Linux's initial RTO); "
-        "waiting longer turns one lost packet into a 1 s 'RTT' and a 60 ms jump of the "
-        "RFC 3550 jitter.",
+        {}, description="Per-protocol timeouts that replace 'timeout'."
     )
     burst: int = pydantic.Field(
         1,
