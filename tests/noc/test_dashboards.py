@@ -238,7 +238,8 @@ def test_border_matrix_shows_the_cut_path_down_and_hkg_steered_away(telemetry: T
 def test_loss_by_protocol_shows_the_cut_as_total_loss(telemetry: Telemetry) -> None:
     rows = panel_rows(telemetry, "path-detail", "Loss by protocol (probes)", "B", "15m")
     tcp = [row["loss"] for row in rows if row["protocol"] == "tcp"]
-    assert tcp[0] < 50 and max(tcp) == 100.0
+    # Before the cut some interval shows ordinary loss (a short first one may lose 1 of 2).
+    assert min(tcp) < 50 and max(tcp) == 100.0
 
 
 @pytest.mark.influx
