@@ -187,9 +187,16 @@ class Agent:
                 log.error("results not stored: %s", exc)
 
     async def _warm_selector(self) -> None:
+        """The daily peak history from the hourly counts of the last days, then the
+        windows from the last minutes' results (which the history counts from there)."""
         assert self.store is not None and self.selector is not None
+        store = self.store.store
         since = time.time_ns() - int(self.config.agent.warm_start * 1e9)
-        history = await self.store.run(self.store.store.query_results, since)
+        days = self.config.selector.time_of_day.history_days
+        counts = await self.store.run(store.hourly_counts, since - days * 86400 * 10**9, since)
+        if taken := self.selector.warm_history(counts):
+            log.info("selector's daily history warmed with %d path-hours", taken)
+        history = await self.store.run(store.query_results, since)
         if history:
             self.selector.ingest(history)
             log.info("selector warmed with %d stored results", len(history))

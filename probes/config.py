@@ -98,6 +98,10 @@ class PopConfig(StrictModel):
         return bytes.fromhex(self.tls_fingerprint.replace(":", ""))
 
 
+TCP_INITIAL_RTO = 1.0
+"""Seconds before a TCP stack sends its SYN or SYN-ACK again (RFC 6298, Linux's default)."""
+
+
 class ProbingConfig(StrictModel):
     """How often and how patiently each series is probed."""
 
@@ -114,7 +118,11 @@ class ProbingConfig(StrictModel):
         "from the interval (cross-border RTTs exceed 300 ms at peak).",
     )
     timeouts: dict[Protocol, Seconds] = pydantic.Field(
-        {}, description="Per-protocol timeouts that replace 'timeout'."
+        {},
+        description="Per-protocol timeouts that replace 'timeout'. Without one, tcp waits "
+        "at most 1 s: a PoP whose first SYN-ACK was lost sends it again 1 s later (the "
+        "initial RTO of RFC 6298), and waiting for that turns one lost packet into a 1 s "
+        "'RTT' and a 60 ms jump of the RFC 3550 jitter.",
     )
     burst: int = pydantic.Field(
         1,
@@ -166,7 +174,11 @@ class ProbingConfig(StrictModel):
         return self.intervals.get(protocol, self.interval)
 
     def timeout_of(self, protocol: Protocol) -> float:
-        return self.timeouts.get(protocol, self.timeout)
+        if protocol in self.timeouts:
+            return self.timeouts[protocol]
+        if protocol == "tcp":
+            return min(self.timeout, TCP_INITIAL_RTO)
+        return self.timeout
 
 
 class TraceConfig(StrictModel):

@@ -151,10 +151,16 @@ class AntiFlapConfig(StrictModel):
         15.0, ge=0, description="A better path must beat the current score by this many percent..."
     )
     margin_ms: float = pydantic.Field(
-        10.0, ge=0, description="...and by this many milliseconds, before traffic moves."
+        10.0,
+        ge=0,
+        description="...and by this many milliseconds, before traffic moves (a difference "
+        "in loss counts only by the gap between the two paths' 95 % intervals).",
     )
     min_dwell: Seconds = pydantic.Field(
-        20.0, ge=0, description="Least time on a choice before a voluntary move."
+        20.0,
+        ge=0,
+        description="Least time on a choice before a voluntary move (a path in brownout "
+        "or down is left at once).",
     )
     failback_delay: Seconds = pydantic.Field(
         60.0,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from borderpath.selector.config import AntiFlapConfig, Strategy
 from borderpath.selector.health import State
+from borderpath.selector.sla import confident_gain
 
 Choice = tuple[tuple[str, int], ...]
 """(uplink, weight) pairs in uplink order; one pair unless the strategy is balance."""
@@ -35,6 +36,9 @@ class Candidate:
     """Why not within it (empty when it is)."""
     score: float
     """Quality score in ms-equivalents, lower is better (inf: cannot be scored)."""
+    loss_ms: tuple[float, float]
+    """The loss term of the score at the lower and upper bound of the loss's 95 %
+    interval (the score has the upper one)."""
     good_for: float
     """Seconds the path has been up and within the SLA without a break (0 if not now)."""
 
@@ -119,9 +123,10 @@ def decide(
     # 10. Margin: a move for score alone must win by margin_percent and margin_ms.
     #     Example: ct 36 ms and cu 38 ms, each with 4 ms of jitter, swap places every
     #     minute; 15 % and 10 ms keep traffic where it is until one is clearly better.
+    #     Loss counts only by the gap between the two paths' intervals (confident_gain).
     if action != "sla" and _by_score(strategy, best_effort, current, picked):
         now_score, new_score = current[0].score, picked[0].score
-        gain = now_score - new_score
+        gain = confident_gain(_bounds(current[0]), _bounds(picked[0]))
         needed = max(knobs.margin_ms, knobs.margin_percent / 100 * now_score)
         if not gain >= needed:
             return _held(
@@ -130,9 +135,13 @@ def decide(
             )
         reason += f" (score {new_score:.1f} vs {current[0].uplink} {now_score:.1f})"
 
-    # 11. Dwell: a voluntary move waits until the current choice is min_dwell old.
+    # 11. Dwell: a voluntary move waits until the current choice is min_dwell old. A
+    #     brownout (the current path losing confidently in the short window: 15 % loss
+    #     is not noise) does not wait; the failback delay keeps traffic from coming
+    #     straight back and the flap budget still holds.
     dwelt = now - memory.since
-    if dwelt < knobs.min_dwell:
+    brownout = action == "sla" and any(c.state == State.DEGRADED for c in current)
+    if dwelt < knobs.min_dwell and not brownout:
         return _held(memory, f"{reason}; held: on it for {dwelt:.0f} s of {knobs.min_dwell:.0f} s")
 
     # 12. Failback: moving onto a path needs it up and within the SLA for failback_delay.
@@ -155,6 +164,10 @@ def decide(
 
     # 14. Move, and charge the flap budget.
     return _switch(memory, knobs, now, action=action, target=target, reason=reason)
+
+
+def _bounds(candidate: Candidate) -> tuple[float, float, float]:
+    return candidate.score, *candidate.loss_ms
 
 
 def _decay(memory: PopMemory, knobs: AntiFlapConfig, now: float) -> None:

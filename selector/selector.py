@@ -12,7 +12,7 @@ score per path and class -> the policy per PoP (selector/policy.py).
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -28,16 +28,18 @@ from borderpath.selector.policy import Candidate, Choice, PopMemory, decide
 from borderpath.selector.sla import (
     ClassFigures,
     ClassTable,
+    Scores,
     Verdict,
     class_figures,
+    confident_gain,
     explain,
-    quality_score,
+    quality_scores,
     verdicts,
 )
 from borderpath.selector.time_of_day import HourlyHistory
 from borderpath.selector.windows import Bools, Floats, Ints, Layout, RingWindows
 
-_Judged = tuple[ClassFigures, Ints, Floats]
+_Judged = tuple[ClassFigures, Ints, Scores]
 """A class's figures, verdicts and scores of every path."""
 
 
@@ -48,6 +50,8 @@ class _Facts:
     state: list[int]
     verdict: list[int]
     score: list[float]
+    loss_low: list[float]
+    loss_high: list[float]
     good_since: list[float]
 
 
@@ -67,7 +71,7 @@ class _Tick:
     def verdicts(self, c: int) -> Ints:
         return self._get(c)[1]
 
-    def scores(self, c: int) -> Floats:
+    def scores(self, c: int) -> Scores:
         return self._get(c)[2]
 
     def _get(self, c: int) -> _Judged:
@@ -121,16 +125,31 @@ class Selector:
         """Take a batch of results (any series, any order); unknown series are counted."""
         self.history.add(*self.windows.ingest(batch))
 
+    def warm_history(self, counts: Iterable[tuple[str, str, int, int, int]]) -> int:
+        """Take (uplink, pop, time_ns, sent, lost) counts into the daily peak history, e.g.
+        the store's hourly counts at start; paths the config does not have are skipped.
+        How many counts were taken."""
+        known = set(self.layout.uplinks), set(self.layout.pops)
+        taken = [c for c in counts if c[0] in known[0] and c[1] in known[1]]
+        self.history.add_counts(
+            [self.layout.path(uplink, pop) for uplink, pop, *_ in taken],
+            [c[2] for c in taken],
+            [c[3] for c in taken],
+            [c[4] for c in taken],
+        )
+        return len(taken)
+
     def tick(self, now: float | None = None) -> list[Decision]:
         """Re-judge every path and every PoP at ``now``; the decisions that changed a choice."""
         now = self.clock() if now is None else now
         seen = self._observe(now)
         own = self.classes.own
-        score = np.zeros(self.layout.paths, dtype=np.float32)
+        bounds = np.zeros((3, self.layout.paths), dtype=np.float32)
         verdict = np.zeros(self.layout.paths, dtype=np.int64)
         for c in np.unique(own).tolist():
             mine = own == c
-            score[mine] = seen.scores(c)[mine]
+            scores = seen.scores(c)
+            bounds[:, mine] = np.stack([scores.score, scores.loss_low, scores.loss_high])[:, mine]
             verdict[mine] = seen.verdicts(c)[mine]
         state = self.states.state
         good = (state == State.UP) & (verdict == Verdict.MEETS)
@@ -140,11 +159,13 @@ class Selector:
         facts = _Facts(
             state=self.states.state.tolist(),
             verdict=verdict.tolist(),
-            score=score.tolist(),
+            score=bounds[0].tolist(),
+            loss_low=bounds[1].tolist(),
+            loss_high=bounds[2].tolist(),
             good_since=self._good_since.tolist(),
         )
         decisions = []
-        for index in np.flatnonzero(self._unsettled(verdict, score)).tolist():
+        for index in np.flatnonzero(self._unsettled(verdict, bounds)).tolist():
             decision = self._decide(index, seen, facts, now)
             if decision is not None:
                 decisions.append(decision)
@@ -193,7 +214,7 @@ class Selector:
                     rtt_p95_ms=_number(figures.rtt_p95[path]),
                     jitter_ms=_number(figures.jitter[path]),
                     mos=_number(figures.mos[path]),
-                    score=_number(seen.scores(own[path])[path]),
+                    score=_number(seen.scores(own[path]).score[path]),
                     selected=uplink in dict(self._memory[pop].chosen),
                     sla={
                         name: bool(seen.verdicts(c)[path] == Verdict.MEETS)
@@ -222,18 +243,19 @@ class Selector:
         def judge(c: int) -> _Judged:
             figures = class_figures(table.speaks[c], long, jitter, signals)
             judged = verdicts(figures, state, table.limits[c], config.health.degraded_loss, peak)
-            score = quality_score(
+            scores = quality_scores(
                 figures, peak, config.score.loss_ms_per_percent, config.score.jitter_weight
             )
-            return figures, judged, score
+            return figures, judged, scores
 
         self._last = _Tick(now, peak, judge)
         return self._last
 
-    def _unsettled(self, verdict: Ints, score: Floats) -> Bools:
+    def _unsettled(self, verdict: Ints, bounds: Floats) -> Bools:
         """PoPs the policy must see this tick. A PoP whose last outcome was 'stay' stays
-        put while none of its paths changes state or verdict and no path's score beats
-        the current one by the switch margin: decide() would say 'stay' or 'held'
+        put while none of its paths changes state or verdict and no path beats the
+        current one by the switch margin (``bounds``: score, loss_low, loss_high of every
+        path, as confident_gain reads them): decide() would say 'stay' or 'held'
         again, so it is not asked (this keeps a 10,000-series tick within 10 ms)."""
         if not self.skip_settled:
             return np.ones(len(self.layout.pops), dtype=np.bool_)
@@ -241,10 +263,15 @@ class Selector:
         changed = (self.states.state != self._seen_state) | (verdict != self._seen_verdict)
         knobs = self.config.antiflap
         current = np.where(self._current >= 0, self._current, 0)
-        current_score = score[current][:, None]
-        needed = np.maximum(knobs.margin_ms, knobs.margin_percent / 100 * current_score)
+        now = (
+            bounds[0][current][:, None],
+            bounds[1][current][:, None],
+            bounds[2][current][:, None],
+        )
+        others = (bounds[0].reshape(shape), bounds[1].reshape(shape), bounds[2].reshape(shape))
+        needed = np.maximum(knobs.margin_ms, knobs.margin_percent / 100 * now[0])
         with np.errstate(invalid="ignore"):
-            tempting = ((current_score - score.reshape(shape)) >= needed).any(axis=1)
+            tempting = (confident_gain(now, others) >= needed).any(axis=1)
         unsettled: Bools = ~self._settled | changed.reshape(shape).any(axis=1) | tempting
         return unsettled
 
@@ -262,6 +289,7 @@ class Selector:
                 meets=facts.verdict[path] == Verdict.MEETS,
                 why=self._why(path, seen, facts.verdict[path]),
                 score=facts.score[path],
+                loss_ms=(facts.loss_low[path], facts.loss_high[path]),
                 good_for=0.0
                 if math.isnan(facts.good_since[path])
                 else now - facts.good_since[path],
@@ -307,7 +335,7 @@ class Selector:
             c = int(self.classes.own[path])
             figures = seen.figures(c)
             numbers |= {
-                f"{uplink}.score": float(seen.scores(c)[path]),
+                f"{uplink}.score": float(seen.scores(c).score[path]),
                 f"{uplink}.loss": float(figures.loss[path]),
                 f"{uplink}.loss_upper": float(figures.loss_upper[path]),
                 f"{uplink}.rtt_p95_ms": float(figures.rtt_p95[path]),

@@ -10,6 +10,7 @@ when it is confidently worse than the limit, so three clean probes never "fail" 
 
 import dataclasses
 import enum
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from borderpath.selector.config import SelectorConfig, SlaClass
 from borderpath.selector.health import SeriesSignals, State
 from borderpath.selector.metrics import WindowFigures, mos_g711, wilson
 from borderpath.selector.windows import Bools, Floats, Ints, Layout
+
+T = TypeVar("T", float, Floats)
 
 TIMES_ONE_RTT = np.array([protocol != "quic" for protocol in PROTOCOLS])
 """Protocols whose RTT is one round trip of the path. A QUIC probe times a handshake with
@@ -171,18 +174,47 @@ def verdicts(
     return verdict
 
 
-def quality_score(
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """Quality of every path for one class, in ms-equivalents (lower is better)."""
+
+    score: Floats
+    """RTT p95 + the loss term at its upper bound + jitter; inf when unmeasurable."""
+    loss_low: Floats
+    """The loss term at the lower bound of the loss's 95 % interval."""
+    loss_high: Floats
+    """The loss term at the upper bound (the one in ``score``)."""
+
+
+def quality_scores(
     figures: ClassFigures, peak_loss: Floats, ms_per_percent: float, jitter_weight: float
-) -> Floats:
-    """Milliseconds-equivalent cost of a path (lower is better; inf when unmeasurable):
-    RTT p95 + loss (95 % upper bound, or the predicted peak loss if higher) + jitter."""
-    loss = np.fmax(np.nan_to_num(figures.loss_upper, nan=1.0), peak_loss)
-    score = (
-        figures.rtt_p95
-        + ms_per_percent * 100 * loss
-        + jitter_weight * np.nan_to_num(figures.jitter)
+) -> Scores:
+    """RTT p95 + loss (95 % upper bound, or the predicted peak loss if higher) + jitter.
+    The loss term is kept as an interval too, for ``confident_gain``."""
+    low = ms_per_percent * 100 * np.fmax(np.nan_to_num(figures.loss_lower, nan=0.0), peak_loss)
+    high = ms_per_percent * 100 * np.fmax(np.nan_to_num(figures.loss_upper, nan=1.0), peak_loss)
+    score = figures.rtt_p95 + high + jitter_weight * np.nan_to_num(figures.jitter)
+    return Scores(
+        score=np.where(np.isnan(score), np.float32(np.inf), score).astype(np.float32),
+        loss_low=low.astype(np.float32),
+        loss_high=high.astype(np.float32),
     )
-    return np.where(np.isnan(score), np.float32(np.inf), score).astype(np.float32)
+
+
+Bounds = tuple[T, T, T]
+"""(score, loss term at the lower bound, loss term at the upper bound) of one path, or
+of every path as arrays."""
+
+
+def confident_gain(now: Bounds[T], target: Bounds[T]) -> T:
+    """How much better ``target`` scores than ``now``, counting a difference in loss only
+    by the gap between the two 95 % intervals: loss the probes cannot tell apart (6 of
+    300 lost against 0 of 300, say) is noise and never moves traffic on its own."""
+    now_score, now_low, now_high = now
+    target_score, target_low, target_high = target
+    apart = np.maximum(now_low - target_high, 0) - np.maximum(target_low - now_high, 0)
+    gain: T = (now_score - now_high) - (target_score - target_high) + apart
+    return gain
 
 
 def explain(verdict: Verdict, figures: ClassFigures, path: int, limits: Limits) -> str:

@@ -36,6 +36,12 @@ class HourlyHistory:
 
     def add(self, paths: list[int], times_ns: list[int], lost: list[bool]) -> None:
         """Count probes (path index, send time, lost) into their hour."""
+        self.add_counts(paths, times_ns, [1] * len(paths), [int(x) for x in lost])
+
+    def add_counts(
+        self, paths: list[int], times_ns: list[int], sent: list[int], lost: list[int]
+    ) -> None:
+        """Count probes sent and lost (per path index and time) into their hour."""
         if not paths:
             return
         seconds = np.asarray(times_ns, dtype=np.int64) // 1_000_000_000
@@ -45,7 +51,7 @@ class HourlyHistory:
         slot = days % self.knobs.history_days
         keep = self.day_of_slot[slot] == days
         where = (np.asarray(paths)[keep], slot[keep], (seconds[keep] // HOUR_S) % 24)
-        np.add.at(self.sent, where, 1)
+        np.add.at(self.sent, where, np.asarray(sent, dtype=np.int32)[keep])
         np.add.at(self.lost, where, np.asarray(lost, dtype=np.int32)[keep])
         self._cache = None
 

@@ -9,6 +9,7 @@ from borderpath.storage.store import (
     AsyncStore,
     Baseline,
     DeadLetter,
+    HourCount,
     HousekeepingReport,
     Store,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DeadLetter",
     "DrainReport",
     "Exporter",
+    "HourCount",
     "HousekeepingReport",
     "InfluxConfig",
     "Sink",

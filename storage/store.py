@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from borderpath.core.errors import StorageError
 from borderpath.core.records import EventRecord, PathSnapshot
@@ -75,6 +75,17 @@ class Baseline:
     """Median of the minutes' median RTTs."""
     rtt_p95_ms: float | None
     """Median of the minutes' 95th percentile RTTs."""
+
+
+class HourCount(NamedTuple):
+    """Probes a path sent and lost in one clock hour (``Store.hourly_counts``)."""
+
+    uplink: str
+    pop: str
+    hour_ns: int
+    """Start of the hour (Unix time, ns)."""
+    sent: int
+    lost: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -177,6 +188,12 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # -- writing -------------------------------------------------------------------
 
@@ -609,6 +626,20 @@ class Store:
             moment = datetime.datetime.fromtimestamp(row.start_ns / _NS, tz)
             hours[moment.weekday() * 24 + moment.hour].append(row)
         return {hour: _baseline(hour, rows) for hour, rows in sorted(hours.items())}
+
+    def hourly_counts(self, since_ns: int, until_ns: int) -> list[HourCount]:
+        """Probes sent and lost per path and clock hour, from the 1 min path rollups
+        (kept 400 days by default): the selector's daily peak history at start."""
+        rows = self._db.execute(
+            "SELECT uplink, pop, start_ns / ? AS hour, SUM(sent), SUM(sent - received)"
+            " FROM rollups WHERE step_s = 60 AND protocol = ? AND start_ns >= ? AND start_ns < ?"
+            " GROUP BY uplink, pop, hour ORDER BY hour, uplink, pop",
+            (_HOUR_NS, PATH_PROTOCOL, since_ns, until_ns),
+        )
+        return [
+            HourCount(uplink, pop, hour * _HOUR_NS, sent, lost)
+            for uplink, pop, hour, sent, lost in rows
+        ]
 
     def query_events(
         self,

@@ -21,6 +21,12 @@ def test_per_protocol_durations_are_written_as_durations() -> None:
     assert probing.timeout_of("icmp") == 2.0
 
 
+def test_tcp_waits_at_most_the_one_second_after_which_a_syn_ack_is_sent_again() -> None:
+    assert ProbingConfig().timeout_of("tcp") == 1.0
+    assert ProbingConfig(timeout=0.3).timeout_of("tcp") == 0.3
+    assert ProbingConfig.model_validate({"timeouts": {"udp": 3}}).timeout_of("tcp") == 1.0
+
+
 def test_a_fingerprint_with_or_without_colons_is_read() -> None:
     hex_text = "ab" * 32
     with_colons = ":".join(["AB"] * 32)

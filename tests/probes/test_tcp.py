@@ -61,3 +61,22 @@ def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
     in_namespace(scratch_namespace, main)
     assert [r.error for r in results] == [ErrorKind.REFUSED] * 3
     assert {r.ttl for r in results} == {64}
+
+
+@pytest.mark.lab
+def test_a_lost_syn_ack_is_a_loss_not_a_one_second_rtt(shared_lab: Lab) -> None:
+    lossy = {"uplink": "cu", "pop": "fra", "direction": "in", "protocol": "tcp", "loss": 0.5}
+    shared_lab.apply([lossy])
+    try:
+        capped = probe_lab(
+            shared_lab, ["tcp"], rounds=30, probing=fast_probing(timeout=2.0, timeouts={}), **PATH
+        )
+        waited = probe_lab(
+            shared_lab, ["tcp"], rounds=30, probing=fast_probing(timeouts={"tcp": 3.0}), **PATH
+        )
+    finally:
+        shared_lab.apply([{**lossy, "loss": 0.0}])
+    slowest = max(r.rtt_ms for r in capped if r.rtt_ms is not None)
+    assert slowest < 1000 and any(r.error == ErrorKind.TIMEOUT for r in capped)
+    # Waited for, the PoP's second SYN-ACK (1 s later) arrives and would be the "RTT".
+    assert any(r.rtt_ms is not None and r.rtt_ms > 1000 for r in waited)

@@ -2,10 +2,12 @@
 
 import datetime
 import functools
+from pathlib import Path
 
 from borderpath.selector import Selector, SelectorConfig, replay
 from borderpath.selector.replay import ReplayReport, run
 from borderpath.selector.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
+from borderpath.storage import StorageConfig, Store
 from tests.selector.support import T0, pop, uplinks
 
 MIDNIGHT = 1_699_920_000.0  # 2023-11-14 00:00 UTC
@@ -92,3 +94,33 @@ def test_replay_of_stored_batches_derives_time_from_the_results() -> None:
     assert initial.uplinks == ("cu",)
     assert moved.reason.startswith("hkg: cu") and moved.uplinks != ("cu",)
     assert 0 < moved.time_ns / 1e9 - (T0 + 60) <= 2.0
+
+
+def test_a_selector_warmed_from_the_store_knows_the_evening_peak_at_once(
+    tmp_path: Path,
+) -> None:
+    """The agent's start: three days in the store, then a new selector on day four."""
+    series = [(u, "hkg", "icmp") for u in ("ct", "cu", "cm")]
+    days_ns = int((MIDNIGHT + 3 * 86400) * 1e9)
+    with Store.open(tmp_path / "s.db", site="sha", config=StorageConfig()) as store:
+        for _, batch in probe_stream(
+            series, evening_peak, start=MIDNIGHT, duration=3 * 86400 - STEP, interval=STEP
+        ):
+            store.write_results(batch)
+        store.housekeeping(days_ns + 3600 * 10**9)
+        counts = store.hourly_counts(0, days_ns)
+    morning = MIDNIGHT + 3 * 86400 + 11 * 3600
+
+    def hour_left_ct(warmed: bool) -> float | None:
+        selector = Selector(SelectorConfig.model_validate(SLOW_PROBING), uplinks(), [pop()])
+        if warmed:
+            assert selector.warm_history(counts) == 3 * 72
+        stream = probe_stream(series, evening_peak, start=morning, duration=2 * 3600, interval=STEP)
+        for decision in run(selector, stream, tick_every=TICK).decisions:
+            if decision.previous and decision.previous[0][0] == "ct":
+                return (decision.time_ns / 1e9 - morning) / 3600 + 11
+        return None
+
+    assert hour_left_ct(warmed=False) is None
+    left = hour_left_ct(warmed=True)
+    assert left is not None and PEAK[0] - 0.6 <= left < PEAK[0]
