@@ -7,7 +7,7 @@ file, turning every mistake into one line naming the file, line and key.
 
 import itertools
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import pydantic
 
@@ -44,8 +44,9 @@ class AgentSection(StrictModel):
     warm_start: Seconds = pydantic.Field(
         600.0,
         ge=0,
-        description="How much stored history the selector reads back at start, so a restart "
-        "does not forget recent trouble.",
+        description="How many stored results the selector reads back into its windows at "
+        "start, so a restart does not forget recent trouble (its daily peak history is read "
+        "from the hourly counts of [selector.time_of_day] history_days).",
     )
 
 
@@ -72,6 +73,15 @@ class AgentConfig(StrictModel):
     storage: StorageConfig = StorageConfig()
     alerts: AlertsConfig = AlertsConfig()
     status: StatusConfig = StatusConfig()
+
+    @pydantic.field_validator("selector")
+    @classmethod
+    def _selector_names(cls, selector: SelectorConfig, info: pydantic.ValidationInfo) -> Any:
+        """[selector] names uplinks and PoPs (checked here, so the error has its line)."""
+        uplinks, pops = info.data.get("uplinks"), info.data.get("pops")
+        if uplinks is not None and pops is not None:
+            selector.check_names({u.name for u in uplinks}, {p.name for p in pops})
+        return selector
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> Self:

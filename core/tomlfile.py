@@ -136,6 +136,8 @@ def find_line(text: str, location: Sequence[int | str]) -> int | None:
             found = header + 1
             if headers[header][1] == (name, False):
                 section = header
+        elif child := next((i for i, h in headers if h and h[0].startswith(name + ".")), None):
+            found = child + 1  # a table written only as [name.child] headers
     return found
 
 

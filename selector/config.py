@@ -280,6 +280,18 @@ class SelectorConfig(StrictModel):
                 raise ValueError(f"SLA class {name!r} is not defined in [selector.classes]")
         return self
 
+    def check_names(self, uplinks: set[str], pops: set[str]) -> None:
+        """Names in [selector] must be uplinks and PoPs of the config: ValueError if not."""
+        for pop, policy in self.pops.items():
+            if pop not in pops:
+                raise ValueError(f"[selector.pops.{pop}]: there is no PoP named {pop!r}")
+            for name in policy.priority or []:
+                if name not in uplinks:
+                    raise ValueError(f"[selector.pops.{pop}] priority: no uplink named {name!r}")
+        for name in self.priority:
+            if name not in uplinks:
+                raise ValueError(f"[selector] priority: no uplink named {name!r}")
+
     def pop_policy(self, pop: str) -> PopPolicy:
         return self.pops.get(pop, PopPolicy())
 

@@ -94,7 +94,10 @@ class Selector:
         pops: Sequence[PopConfig],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        _check_names(config, uplinks, pops)
+        try:
+            config.check_names({u.name for u in uplinks}, {p.name for p in pops})
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         self.config = config
         self.clock = clock
         self.layout = Layout.of([u.name for u in uplinks], [(p.name, p.protocols) for p in pops])
@@ -357,20 +360,3 @@ class Selector:
 def _number(value: float) -> float | None:
     number = float(value)
     return None if math.isnan(number) or math.isinf(number) else number
-
-
-def _check_names(
-    config: SelectorConfig, uplinks: Sequence[UplinkConfig], pops: Sequence[PopConfig]
-) -> None:
-    """Names in [selector] must be uplinks and PoPs of the config: one clear line if not."""
-    uplink_names = {u.name for u in uplinks}
-    pop_names = {p.name for p in pops}
-    for pop, policy in config.pops.items():
-        if pop not in pop_names:
-            raise ConfigError(f"[selector.pops.{pop}]: there is no PoP named {pop!r}")
-        for name in policy.priority or []:
-            if name not in uplink_names:
-                raise ConfigError(f"[selector.pops.{pop}] priority: no uplink named {name!r}")
-    for name in config.priority:
-        if name not in uplink_names:
-            raise ConfigError(f"[selector] priority: no uplink named {name!r}")

@@ -125,6 +125,16 @@ MISTAKES = [
         GOOD.replace('name = "ct"', 'name = "ChinaTelecom"'),
         r":5: uplinks\[0\]\.name: .*pattern",
     ),
+    (
+        "selector_for_an_unknown_pop",
+        GOOD + '[selector.pops.sin]\nstrategy = "cheapest"\n',
+        r":27: selector: \[selector\.pops\.sin\]: there is no PoP named 'sin'",
+    ),
+    (
+        "priority_names_an_unknown_uplink",
+        GOOD + '[selector]\npriority = ["ct", "cmi"]\n',
+        r":27: selector: \[selector\] priority: no uplink named 'cmi'",
+    ),
     ("not_toml", GOOD.replace("[agent]", "[agent"), r":1: not valid TOML"),
     ("wrong_type", GOOD.replace('site = "sha-01"', "site = 7"), r":2: agent\.site: .*string"),
 ]
