@@ -20,14 +20,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from borderpath.lab import netns
-from borderpath.lab.agent_config import agent_config
+from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
 
 RESULT = Path(__file__).parent / "results" / "selector_failover.json"
@@ -61,15 +60,7 @@ def running_agent(lab: Lab) -> Iterator[Path]:
         directory = Path(name)
         config = directory / "agent.toml"
         config.write_text(config_text(lab, directory), encoding="utf-8")
-        command = [
-            sys.executable,
-            "-m",
-            "borderpath.agent.cli",
-            "agent",
-            "run",
-            "--config",
-            str(config),
-        ]
+        command = borderpath_argv("agent", "run", "--config", str(config))
         log = (directory / "agent.log").open("wb")
         agent = subprocess.Popen(
             netns.exec_argv(lab.namespace("branch"), command), stdout=log, stderr=subprocess.STDOUT
@@ -80,15 +71,7 @@ def running_agent(lab: Lab) -> Iterator[Path]:
             agent.terminate()
             agent.wait(timeout=20)
             log.close()
-            flush = [
-                sys.executable,
-                "-m",
-                "borderpath.agent.cli",
-                "routes",
-                "flush",
-                "--config",
-                str(config),
-            ]
+            flush = borderpath_argv("routes", "flush", "--config", str(config))
             netns.run_in(lab.namespace("branch"), flush)
 
 

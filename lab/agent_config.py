@@ -1,6 +1,7 @@
 """The agent configuration for a lab's branch: its uplinks and PoPs, probing at lab speed."""
 
 import math
+import sys
 from typing import Any
 
 from borderpath.lab.hops import labelled_prefixes
@@ -9,6 +10,12 @@ LAB_INTERVAL = "200ms"
 DEFAULT_INTERACTIVE_RTT_MS = 250.0
 HEADROOM = 1.3
 """A far PoP's interactive RTT limit: its slowest path's RTT with 30 % to spare."""
+
+
+def borderpath_argv(*arguments: str) -> list[str]:
+    """The ``borderpath`` command run by this interpreter (no install on PATH needed, and
+    the same package inside a namespace as outside)."""
+    return [sys.executable, "-m", "borderpath.agent.cli", *arguments]
 
 
 def agent_config(status: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ and takes everything down. Ctrl-C at any time leaves nothing behind.
 import contextlib
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from borderpath.agent.matrix import fetch_status, matrix
 from borderpath.core.errors import BorderpathError
 from borderpath.core.records import EventRecord
 from borderpath.lab import netns
-from borderpath.lab.agent_config import agent_config
+from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.demo_report import draw_chart, summary
 from borderpath.lab.lab import Lab
 from borderpath.lab.scenario import load_scenario
@@ -77,7 +76,7 @@ def _write_config(lab: Lab, workdir: Path) -> Path:
 
 
 def _start_agent(lab: Lab, config: Path, log: Path) -> "subprocess.Popen[bytes]":
-    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(config)]
+    argv = borderpath_argv("agent", "run", "--config", str(config))
     with log.open("wb") as output:
         return subprocess.Popen(
             netns.exec_argv(lab.namespace("branch"), argv), stdout=output, stderr=subprocess.STDOUT

@@ -3,7 +3,6 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 
 from borderpath.lab import netns
-from borderpath.lab.agent_config import agent_config
+from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
 
 START_TIMEOUT_S = 20.0
@@ -32,15 +31,7 @@ class AgentProcess:
         self.lab, self.config = lab, config
         self.socket = config.parent / "status.sock"
         self.log = config.parent / "agent.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "borderpath.agent.cli",
-            "agent",
-            "run",
-            "--config",
-            str(config),
-        ]
+        argv = borderpath_argv("agent", "run", "--config", str(config))
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 netns.exec_argv(lab.namespace("branch"), [*(prefix or []), *argv]),

@@ -4,7 +4,6 @@ answers /status, stops cleanly leaving its routes, and restarts without a change
 import contextlib
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from borderpath.lab import netns
+from borderpath.lab.agent_config import borderpath_argv
 from borderpath.storage import Store
 from tests.agent.agent_process import AgentProcess, lan_uplink, write_config
 from tests.conftest import LabFactory
@@ -84,7 +84,7 @@ def test_a_missing_interface_is_one_line_and_changes_nothing(
     config = write_config(lab, tmp_path)
     config.write_text(config.read_text().replace('interface = "cu"', 'interface = "eth9"'))
     rules = netns.run(["ip", "-n", lab.namespace("branch"), "rule"])
-    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(config)]
+    argv = borderpath_argv("agent", "run", "--config", str(config))
     done = subprocess.run(
         netns.exec_argv(lab.namespace("branch"), argv), capture_output=True, text=True, check=False
     )
@@ -184,15 +184,7 @@ def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
     with tempfile.TemporaryDirectory() as directory:
         Path(directory).chmod(0o777)
         config = write_config(lab, Path(directory))
-        argv = [
-            sys.executable,
-            "-m",
-            "borderpath.agent.cli",
-            "agent",
-            "run",
-            "--config",
-            str(config),
-        ]
+        argv = borderpath_argv("agent", "run", "--config", str(config))
         bare = subprocess.run(
             netns.exec_argv(lab.namespace("branch"), [*unprivileged(""), *argv]),
             capture_output=True,

@@ -2,7 +2,6 @@
 line and key, with exit code 2 and nothing changed."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from borderpath.agent.config import load_config
 from borderpath.agent.configdoc import render
 from borderpath.core.errors import ConfigError
 from borderpath.core.tomlfile import load_model
+from borderpath.lab.agent_config import borderpath_argv
 from borderpath.probes.responder import ResponderConfig
 
 ROOT = Path(__file__).parents[2]
@@ -155,7 +155,7 @@ def test_each_mistake_is_one_line_with_file_line_and_key(
 def test_the_command_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace('"203.0.113.10"', '"hongkong-pop"'))
     done = subprocess.run(
-        [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(path)],
+        borderpath_argv("agent", "run", "--config", str(path)),
         capture_output=True,
         text=True,
         check=False,

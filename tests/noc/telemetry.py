@@ -25,7 +25,6 @@ and the route-label annotation has nothing to show (``NOT_WRITTEN_YET``).
 import dataclasses
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from borderpath.agent.matrix import fetch_status
 from borderpath.core.errors import BorderpathError
 from borderpath.core.records import EventRecord
 from borderpath.lab import netns
-from borderpath.lab.agent_config import agent_config
+from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
 from borderpath.probes import ProbeResult
 from borderpath.selector import Selector
@@ -113,7 +112,7 @@ def _write_config(lab: Lab, root: Path) -> Path:
 def _run_agent(lab: Lab, config: AgentConfig, path: Path, log: Path) -> str:
     """``borderpath agent run`` in the branch; cut hkg's chosen path once there is one,
     spoil two others, and stop the agent AFTER_CUT_S later. Returns the cut uplink."""
-    argv = [sys.executable, "-m", "borderpath.agent.cli", "agent", "run", "--config", str(path)]
+    argv = borderpath_argv("agent", "run", "--config", str(path))
     with log.open("wb") as output:
         agent = subprocess.Popen(
             netns.exec_argv(lab.namespace("branch"), argv),

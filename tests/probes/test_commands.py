@@ -2,20 +2,19 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from borderpath.lab import netns
-from borderpath.lab.agent_config import agent_config
+from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
 
 
 def _borderpath(lab: Lab, tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "agent.toml"
     config.write_text(agent_config(lab.status()), encoding="utf-8")
-    argv = [sys.executable, "-m", "borderpath.agent.cli", arguments[0], "--config", str(config)]
+    argv = borderpath_argv(arguments[0], "--config", str(config))
     return subprocess.run(
         netns.exec_argv(lab.namespace("branch"), [*argv, *arguments[1:]]),
         capture_output=True,
@@ -55,7 +54,7 @@ def test_the_responder_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "responder.toml"
     config.write_text('listen = ["203.0.113.10"]\nudp_port = 0\n', encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "borderpath.agent.cli", "responder", "--config", str(config)],
+        borderpath_argv("responder", "--config", str(config)),
         capture_output=True,
         text=True,
         check=False,
