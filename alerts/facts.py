@@ -48,7 +48,7 @@ class _PathLife:
     last_answer_ns: int | None = None
     first_seen_ns: int | None = None
     recovered_ns: int = 0
-    """Send time of the first answer after the last outage (0: none seen)."""
+    """Arrival time of the first answer after the last outage (0: none seen)."""
 
 
 class Facts:
@@ -75,7 +75,7 @@ class Facts:
                 life.first_seen_ns = result.time_ns
             if answered and (life.last_answer_ns or 0) < result.time_ns:
                 if result.time_ns - (life.last_answer_ns or life.first_seen_ns) >= self.outage_ns:
-                    life.recovered_ns = result.time_ns
+                    life.recovered_ns = _arrival_ns(result)
                 life.last_answer_ns = result.time_ns
 
     def trim(self) -> None:
@@ -139,11 +139,19 @@ class Facts:
         return None if life is None else life.last_answer_ns
 
     def recovered_ns(self, path: Path) -> int:
-        """Send time of the first answer after the path's last outage (a silence of at
+        """Arrival time of the first answer after the path's last outage (a silence of at
         least ``outage``), 0 if it had none: windows start there, so an outage's losses
         do not make a recovered path look degraded or interfered with."""
         life = self._paths.get(path)
         return 0 if life is None else life.recovered_ns
+
+
+def _arrival_ns(result: ProbeResult) -> int:
+    """When an answer came back. A handshake sent during an outage (QUIC, or HTTP over
+    the kernel's TCP) can retransmit its way through once the path is back; its send
+    time lies inside the outage, and windows starting there counted the outage's last
+    losses as a brownout (path_degraded fired as a PoP fault cleared)."""
+    return result.time_ns + int((result.rtt_ms or 0.0) * 1e6)
 
 
 def _time(sample: Sample) -> int:

@@ -67,6 +67,10 @@ class Border:
         alerts = self.receiver.wait_for(since + count, timeout)[since:]
         return [(alert["status"], alert["name"]) for alert in alerts]
 
+    def told(self, since: int) -> list[str]:
+        """What the alerts after the first ``since`` said (for a failing assertion)."""
+        return [f"{a['status']} {a['summary']}" for a in self.receiver.alerts()[since:]]
+
 
 @pytest.fixture(scope="module")
 def border(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Border]:
@@ -91,7 +95,7 @@ def border(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Border]:
 
 def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
     before = border.quiet()
-    assert before == 0  # a healthy border at start: not one page
+    assert before == 0, border.told(0)  # a healthy border at start: not one page
     border.lab.apply([{"uplink": "*", "pop": "*", "jitter_ms": 6.0, "loss": 0.005}])
     try:
         time.sleep(HEALTHY_S)
@@ -109,10 +113,12 @@ def fires_then_resolves(
     before = border.quiet()
     border.lab.apply([change])
     try:
-        assert border.new_alerts(before, 1, timeout=30) == [("firing", name)]
+        fired = border.new_alerts(before, 1, timeout=30)
+        assert fired == [("firing", name)], border.told(before)
     finally:
         border.lab.apply([{**change, **lift}])
-    assert border.new_alerts(before, 2, timeout=30) == [("firing", name), ("resolved", name)]
+    both = border.new_alerts(before, 2, timeout=30)
+    assert both == [("firing", name), ("resolved", name)], border.told(before)
     firing, resolved = border.receiver.alerts()[before:]
     assert firing["fingerprint"] == resolved["fingerprint"]
     time.sleep(1)

@@ -11,7 +11,19 @@ def test_silence_counts_from_the_last_answer_on_any_protocol() -> None:
     assert facts.silence(("ct", "hkg")) == (4.3, 40)
     facts.add([good("ct", "hkg", "tcp", 15.5)])
     assert facts.silence(("ct", "hkg")) == (0.0, 0)
-    assert facts.recovered_ns(("ct", "hkg")) == 15_500_000_000
+    assert facts.recovered_ns(("ct", "hkg")) == 15_540_000_000  # sent at 15.5 s, 40 ms RTT
+
+
+def test_a_handshake_that_retransmits_through_an_outage_does_not_date_the_recovery() -> None:
+    facts = Facts(keep=30, outage=3)
+    facts.add([good("ct", "hkg", "icmp", 10.0)])
+    facts.add([lost("ct", "hkg", "icmp", 10.2 + i * 0.2) for i in range(40)])  # to 18 s
+    # Sent at 17 s into the outage, its Initial retransmitted once the path was back.
+    facts.add([good("ct", "hkg", "quic", 17.0, rtt=1500.0), good("ct", "hkg", "icmp", 18.2)])
+    recovered = facts.recovered_ns(("ct", "hkg"))
+    assert recovered == 18_500_000_000
+    window = facts.window(("ct", "hkg"), "icmp", recovered)
+    assert window is None or window.summary.loss == 0.0
 
 
 def test_a_late_loss_sorts_before_later_answers() -> None:
