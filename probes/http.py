@@ -9,7 +9,10 @@ reused, so every probe times TCP connect and TLS again; the phases come from htt
 
 ``rtt_ms`` is the kernel's RTT sample of the connection's handshake (SYN to SYN-ACK,
 from TCP_INFO: one round trip, comparable with the other protocols); ``extras`` has
-connect_ms, tls_ms, ttfb_ms, total_ms (as the client saw them) and status.
+connect_ms, tls_ms, ttfb_ms, total_ms (as the client saw them) and status. A handshake
+that needed a retransmission has no ``rtt_ms`` (``extras["retransmits"]`` says how
+many): when the PoP's SYN-ACK was lost, its second one echoes the timestamp of our first
+SYN and the kernel's sample is 1 s + RTT, not a round trip of the path.
 """
 
 import socket
@@ -42,13 +45,14 @@ class _Timeline:
         self.at: dict[str, float] = {}
         self.certificate: bytes | None = None
         self.kernel_rtt_ms: float | None = None
+        self.retransmits = 0
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         self.at[name] = self.clock()
         if name == "connection.connect_tcp.complete" and "return_value" in info:
             sock = info["return_value"].get_extra_info("socket")
             if sock is not None:
-                self.kernel_rtt_ms = _kernel_rtt_ms(sock)
+                self.kernel_rtt_ms, self.retransmits = _handshake(sock)
         if name == "connection.start_tls.complete" and "return_value" in info:
             ssl_object = info["return_value"].get_extra_info("ssl_object")
             if ssl_object is not None:
@@ -125,7 +129,10 @@ class HttpTransport(HandshakeTransport):
             self.context.failure(series, time_ns, ErrorKind.HTTP_STATUS, extras=extras)
         else:
             rtt_ms = timeline.kernel_rtt_ms or float(extras.get("connect_ms", extras["total_ms"]))
-            self.context.succeeded(series, time_ns, rtt_ms, None, extras)
+            if timeline.retransmits:
+                extras["retransmits"] = timeline.retransmits
+            clean = not timeline.retransmits
+            self.context.succeeded(series, time_ns, rtt_ms if clean else None, None, extras)
 
     async def close(self) -> None:
         await super().close()
@@ -134,22 +141,27 @@ class HttpTransport(HandshakeTransport):
         self._clients.clear()
 
 
-def _kernel_rtt_ms(sock: socket.socket) -> float | None:
-    """The kernel's RTT of a fresh connection: its one sample is SYN to SYN-ACK, timed
-    by the kernel rather than by a busy event loop."""
+def _handshake(sock: socket.socket) -> tuple[float | None, int]:
+    """The kernel's RTT of a fresh connection (its one sample is SYN to SYN-ACK, timed by
+    the kernel rather than by a busy event loop) and the segments it retransmitted."""
     try:
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
     except OSError:
-        return None
-    if len(info) < _TCPI_RTT_OFFSET + 4:
-        return None
-    rtt_us = int.from_bytes(info[_TCPI_RTT_OFFSET : _TCPI_RTT_OFFSET + 4], sys.byteorder)
-    return rtt_us / 1000 if rtt_us else None
+        return None, 0
+    if len(info) < _TCP_INFO_SIZE:
+        return None, 0
+    rtt_us, retransmits = (_u32(info, offset) for offset in (_TCPI_RTT, _TCPI_TOTAL_RETRANS))
+    return (rtt_us / 1000 if rtt_us else None), retransmits
+
+
+def _u32(info: bytes, offset: int) -> int:
+    return int.from_bytes(info[offset : offset + 4], sys.byteorder)
 
 
 _TCP_INFO_SIZE = 104
-_TCPI_RTT_OFFSET = 68
-"""struct tcp_info: 8 bytes of u8 fields, then u32 fields; tcpi_rtt is the 16th (in µs)."""
+_TCPI_RTT, _TCPI_TOTAL_RETRANS = 68, 100
+"""struct tcp_info: 8 bytes of u8 fields, then u32 fields; tcpi_rtt is the 16th (in µs),
+tcpi_total_retrans the 24th."""
 
 
 def _error_kind(exc: httpx.HTTPError) -> ErrorKind:

@@ -64,7 +64,7 @@ class Context:
         self,
         series: Series,
         time_ns: int,
-        rtt_ms: float,
+        rtt_ms: float | None,
         ttl: int | None,
         extras: dict[str, float | int | str] | None = None,
         *,

@@ -272,7 +272,12 @@ def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
 
 def _http_like_fields(result: StoredResult, code: int) -> str:
     extras = result.extras
-    fields = f"result_code={code}i" + _float_field("response_time", _seconds(result.rtt_ms))
+    # An answered handshake without an RTT (it needed a retransmission) still has a
+    # response time, the whole of it: dashboards count answers by this field.
+    response_ms = result.rtt_ms
+    if response_ms is None and result.ok:
+        response_ms = _number(extras.get("total_ms"))
+    fields = f"result_code={code}i" + _float_field("response_time", _seconds(response_ms))
     if extras:  # most probes carry none
         fields += (
             "".join(_float_field(name, _number(extras.get(name))) for name in _PHASES)

@@ -1,5 +1,6 @@
 """The series schema: line protocol, docs/schema.md, and what a real server stored."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def test_lost_probe_keeps_its_point_with_full_loss_and_no_rtt() -> None:
     line = result_line("shanghai", INFO, result)
     assert ",error=forged" in line and "percent_packet_loss=100.0" in line
     assert "response_ms" not in line and "forged=3i" in line
+
+
+def test_an_https_answer_without_an_rtt_still_counts_as_answered() -> None:
+    """A handshake that needed a retransmission has no RTT; dashboards count answers by
+    response_time, so it carries the whole request's time."""
+    info = dataclasses.replace(INFO, protocol="http")
+    extras = {"total_ms": 1626.0, "retransmits": 1, "status": 200}
+    line = result_line("shanghai", info, StoredResult(1_000, True, None, None, 0, 55, extras))
+    assert line.startswith("http_response,") and "response_time=1.626," in line
+    failed = StoredResult(1_000, False, None, "http-status", 0, 55, {"total_ms": 9.0})
+    assert "response_time" not in result_line("shanghai", info, failed)
 
 
 def test_special_characters_are_escaped() -> None:
