@@ -161,9 +161,16 @@ class SocketTransport(Transport, Generic[Key]):
         self.sockets: list[socket.socket] = []
 
     def watch(self, sock: socket.socket, reader: Callable[..., None], *args: object) -> None:
-        """Read ``sock`` with ``reader(sock, *args)`` whenever it has data."""
+        """Read ``sock`` with ``reader(sock, *args)`` whenever it has data; probes past
+        their timeout are expired first, so no answer counts after it (the engine's own
+        sweep runs only every batch interval: a SYN-ACK sent again after 1 s slipped in)."""
+
+        def read() -> None:
+            self.expire(self.context.loop.time())
+            reader(sock, *args)
+
         self.sockets.append(sock)
-        self.context.loop.add_reader(sock.fileno(), reader, sock, *args)
+        self.context.loop.add_reader(sock.fileno(), read)
 
     def lost(self, probe: Pending) -> None:
         """A probe's time is up without a genuine answer."""

@@ -65,14 +65,21 @@ def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
 
 @pytest.mark.lab
 def test_a_lost_syn_ack_is_a_loss_not_a_one_second_rtt(shared_lab: Lab) -> None:
-    lossy = {"uplink": "cu", "pop": "fra", "direction": "in", "protocol": "tcp", "loss": 0.5}
+    # Hong Kong: the PoP's second SYN-ACK arrives 1 s + 40 ms after the SYN, well inside
+    # a half-second batch interval (the engine's sweep of expired probes).
+    near: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"hkg"}}
+    lossy = {"uplink": "cu", "pop": "hkg", "direction": "in", "protocol": "tcp", "loss": 0.5}
     shared_lab.apply([lossy])
     try:
         capped = probe_lab(
-            shared_lab, ["tcp"], rounds=30, probing=fast_probing(timeout=2.0, timeouts={}), **PATH
+            shared_lab,
+            ["tcp"],
+            rounds=30,
+            probing=fast_probing(timeout=2.0, timeouts={}, batch_interval=0.5),
+            **near,
         )
         waited = probe_lab(
-            shared_lab, ["tcp"], rounds=30, probing=fast_probing(timeouts={"tcp": 3.0}), **PATH
+            shared_lab, ["tcp"], rounds=30, probing=fast_probing(timeouts={"tcp": 3.0}), **near
         )
     finally:
         shared_lab.apply([{**lossy, "loss": 0.0}])
