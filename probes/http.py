@@ -128,11 +128,14 @@ class HttpTransport(HandshakeTransport):
         elif not 200 <= status < 300:
             self.context.failure(series, time_ns, ErrorKind.HTTP_STATUS, extras=extras)
         else:
-            rtt_ms = timeline.kernel_rtt_ms or float(extras.get("connect_ms", extras["total_ms"]))
+            rtt_ms: float | None = None
             if timeline.retransmits:
                 extras["retransmits"] = timeline.retransmits
-            clean = not timeline.retransmits
-            self.context.succeeded(series, time_ns, rtt_ms if clean else None, None, extras)
+            else:
+                rtt_ms = timeline.kernel_rtt_ms or float(
+                    extras.get("connect_ms", extras["total_ms"])
+                )
+            self.context.succeeded(series, time_ns, rtt_ms, None, extras)
 
     async def close(self) -> None:
         await super().close()

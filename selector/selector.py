@@ -132,8 +132,8 @@ class Selector:
         """Take (uplink, pop, time_ns, sent, lost) counts into the daily peak history, e.g.
         the store's hourly counts at start; paths the config does not have are skipped.
         How many counts were taken."""
-        known = set(self.layout.uplinks), set(self.layout.pops)
-        taken = [c for c in counts if c[0] in known[0] and c[1] in known[1]]
+        uplinks, pops = set(self.layout.uplinks), set(self.layout.pops)
+        taken = [c for c in counts if c[0] in uplinks and c[1] in pops]
         self.history.add_counts(
             [self.layout.path(uplink, pop) for uplink, pop, *_ in taken],
             [c[2] for c in taken],
@@ -266,13 +266,10 @@ class Selector:
         changed = (self.states.state != self._seen_state) | (verdict != self._seen_verdict)
         knobs = self.config.antiflap
         current = np.where(self._current >= 0, self._current, 0)
-        now = (
-            bounds[0][current][:, None],
-            bounds[1][current][:, None],
-            bounds[2][current][:, None],
-        )
-        others = (bounds[0].reshape(shape), bounds[1].reshape(shape), bounds[2].reshape(shape))
-        needed = np.maximum(knobs.margin_ms, knobs.margin_percent / 100 * now[0])
+        here = bounds[:, current, None]  # each PoP's current path, against all of its paths
+        there = bounds.reshape(3, *shape)
+        now, others = (here[0], here[1], here[2]), (there[0], there[1], there[2])
+        needed = np.maximum(knobs.margin_ms, knobs.margin_percent / 100 * here[0])
         with np.errstate(invalid="ignore"):
             tempting = (confident_gain(now, others) >= needed).any(axis=1)
         unsettled: Bools = ~self._settled | changed.reshape(shape).any(axis=1) | tempting

@@ -14,6 +14,7 @@ pattern does not care which zone names it.
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 
 from borderpath.selector.config import TimeOfDayConfig
 from borderpath.selector.windows import Floats
@@ -36,10 +37,10 @@ class HourlyHistory:
 
     def add(self, paths: list[int], times_ns: list[int], lost: list[bool]) -> None:
         """Count probes (path index, send time, lost) into their hour."""
-        self.add_counts(paths, times_ns, [1] * len(paths), [int(x) for x in lost])
+        self.add_counts(paths, times_ns, np.ones(len(paths), dtype=np.int32), lost)
 
     def add_counts(
-        self, paths: list[int], times_ns: list[int], sent: list[int], lost: list[int]
+        self, paths: list[int], times_ns: list[int], sent: npt.ArrayLike, lost: npt.ArrayLike
     ) -> None:
         """Count probes sent and lost (per path index and time) into their hour."""
         if not paths:
