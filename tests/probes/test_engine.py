@@ -96,9 +96,10 @@ def test_every_protocol_measures_every_path_like_the_lab_says(shared_lab: Lab) -
         )
 
     # The p50 of n samples with 1.4 ms of path jitter wanders by about 1.8 / sqrt(n) ms:
-    # 30 to 40 samples keep a 1 ms bound honest.
-    results = run({"icmp", "tcp", "udp"}, rounds=40, interval=0.05)
-    results += run({"http"}, rounds=30, interval=0.1)
+    # 60 samples keep a 1 ms bound over 60 series honest (30 HTTP samples once missed
+    # it by 0.03 ms in CI: a 3-sigma draw, expected now and then over 60 series).
+    results = run({"icmp", "tcp", "udp"}, rounds=60, interval=0.05)
+    results += run({"http"}, rounds=60, interval=0.1)
     results += run({"quic"}, rounds=5, interval=0.3)
     by_series: dict[tuple[str, str, str], list[float]] = {}
     for result in results:
