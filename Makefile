@@ -8,9 +8,9 @@ DEBIAN_PACKAGES := iproute2 nftables ethtool procps fping iputils-ping influxdb
 # A command each Debian package provides: install only what is missing.
 DEBIAN_COMMANDS := ip nft ethtool sysctl fping ping influxd
 
-.PHONY: test demo lint typecheck pytest deps system-deps clean
+.PHONY: test demo lint typecheck pytest installcheck deps system-deps clean
 
-test: deps lint typecheck pytest
+test: deps lint typecheck pytest installcheck
 
 demo: deps
 	$(VENV)/bin/borderpath demo
@@ -46,5 +46,17 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# As a router installs it: the wheel (built from the sdist) in a fresh venv, not editable;
+# then the unit tests against that install, from outside the checkout's import path.
+WHEEL_VENV := build/wheel-venv
+installcheck: $(VENV)/.installed
+	rm -rf build/dist $(WHEEL_VENV)
+	$(PY) -m build --outdir build/dist . >/dev/null
+	python3 -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q "$$(ls build/dist/*.whl)[dev]"
+	$(WHEEL_VENV)/bin/borderpath --help >/dev/null
+	$(WHEEL_VENV)/bin/python -c 'import sys, borderpath.agent as a; sys.exit(not a.__file__.startswith(sys.prefix))'
+	$(WHEEL_VENV)/bin/pytest -q -m "not lab and not influx" -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) .mypy-tree .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build .mypy-tree .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,9 @@
-"""Fixtures shared by every test: labs with unique names that are always taken down."""
+"""Fixtures shared by every test: labs with unique names that are always taken down, and
+borderpath built and installed from its wheel."""
 
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from borderpath.lab.lab import Lab
+from tests.installed import build_distributions, install_wheel
 
 # Property tests draw the same examples on every run, so CI does not pass or fail by
 # luck; HYPOTHESIS_PROFILE=explore searches afresh (and finds new counterexamples).
@@ -65,3 +68,19 @@ def scenario_file(tmp_path: Path) -> FileWriter:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(wheel, sdist) built from this checkout."""
+    return build_distributions(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def installed_venv(distributions: tuple[Path, Path]) -> Iterator[Path]:
+    """A venv any user can read with borderpath installed from the wheel (not editable)."""
+    venv = install_wheel(distributions[0])
+    try:
+        yield venv
+    finally:
+        shutil.rmtree(venv)

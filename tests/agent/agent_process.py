@@ -27,14 +27,15 @@ def write_config(lab: Lab, directory: Path, extra: str = "") -> Path:
 
 
 class AgentProcess:
-    def __init__(self, lab: Lab, config: Path, prefix: list[str] | None = None) -> None:
+    def __init__(self, lab: Lab, config: Path, borderpath: list[str] | None = None) -> None:
+        """``borderpath``: the command that runs borderpath (default: this interpreter's)."""
         self.lab, self.config = lab, config
         self.socket = config.parent / "status.sock"
         self.log = config.parent / "agent.log"
-        argv = borderpath_argv("agent", "run", "--config", str(config))
+        argv = [*(borderpath or borderpath_argv()), "agent", "run", "--config", str(config)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                netns.exec_argv(lab.namespace("branch"), [*(prefix or []), *argv]),
+                netns.exec_argv(lab.namespace("branch"), argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

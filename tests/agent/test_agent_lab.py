@@ -178,15 +178,19 @@ def unprivileged(capabilities: str) -> list[str]:
 
 
 def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
-    make_lab: LabFactory,
+    make_lab: LabFactory, installed_venv: Path
 ) -> None:
+    """Run from the wheel's venv, which nobody can read wherever the checkout lies."""
     lab = make_lab()
+    borderpath = str(installed_venv / "bin" / "borderpath")
     with tempfile.TemporaryDirectory() as directory:
         Path(directory).chmod(0o777)
         config = write_config(lab, Path(directory))
-        argv = borderpath_argv("agent", "run", "--config", str(config))
         bare = subprocess.run(
-            netns.exec_argv(lab.namespace("branch"), [*unprivileged(""), *argv]),
+            netns.exec_argv(
+                lab.namespace("branch"),
+                [*unprivileged(""), borderpath, "agent", "run", "--config", str(config)],
+            ),
             capture_output=True,
             text=True,
             check=False,
@@ -195,7 +199,9 @@ def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
         assert bare.returncode == 1
         assert "the agent needs CAP_NET_ADMIN and CAP_NET_RAW" in bare.stderr
         assert "Traceback" not in bare.stderr
-        agent = AgentProcess(lab, config, prefix=unprivileged(",+net_raw,+net_admin"))
+        agent = AgentProcess(
+            lab, config, borderpath=[*unprivileged(",+net_raw,+net_admin"), borderpath]
+        )
         try:
             wait_for(lambda: all_steered(agent), timeout=10)
             assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
