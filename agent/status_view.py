@@ -85,7 +85,7 @@ class StatusView:
             "loss_upper": "Upper bound of the loss fraction's Wilson 95 % interval.",
             "rtt_p50_ms": "RTT median, ms.",
             "rtt_p95_ms": "RTT 95th percentile, ms.",
-            "jitter_ms": "Jitter, ms.",
+            "jitter_ms": "RFC 3550 interarrival jitter, ms.",
             "mos": "Mean opinion score (E-model).",
             "score": "Path score, lower is better.",
         }

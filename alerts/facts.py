@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Iterable
 
 from borderpath.alerts.alert import Path
+from borderpath.core.figures import Summary, summarize
 from borderpath.probes.result import ErrorKind, ProbeResult
-from borderpath.storage.rollups import Summary, summarize
 
 ANSWERED_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.HTTP_STATUS})
 """Failures that still prove the PoP is reachable: it answered, just not with success."""

@@ -9,17 +9,14 @@ localised (alerts/localise.py) so one fault is one alert.
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
-
 from borderpath.alerts.alert import Condition, Path
 from borderpath.alerts.config import AlertsConfig, Severity
 from borderpath.alerts.facts import SINGLE_RTT, Facts, Window
 from borderpath.alerts.localise import Group, localise
+from borderpath.core.figures import median, percentile, wilson
 from borderpath.core.records import PathSnapshot
 from borderpath.probes.result import PROTOCOLS
 from borderpath.selector.config import SelectorConfig, SlaClass
-from borderpath.selector.metrics import wilson
-from borderpath.storage.rollups import median, percentile
 
 UDP_CLASS = ("udp", "quic")
 ANSWERING = ("icmp", "tcp")
@@ -207,9 +204,10 @@ def _short_figures(
     scene: Scene, path: Path, protocols: Sequence[str], since: int
 ) -> Numbers | None:
     """Loss over the class's protocols (every protocol if the PoP probes none of them);
-    RTT p95 pooled and jitter as the median of the series' over the one-round-trip
-    protocols (a handshake's two or three round trips would break every RTT limit, and
-    one retransmitted SYN on one series must not make the whole path jittery). Probes
+    RTT p95 pooled and jitter (RFC 3550, as the selector judges it) as the median of the
+    series' over the one-round-trip protocols (a handshake's two or three round trips
+    would break every RTT limit, and one retransmitted SYN on one series must not make
+    the whole path jittery). Probes
     lost after the path's last answer are left out: an outage beginning is judged by the
     down rule, not paged as a brownout first."""
     until = scene.facts.last_answer_ns(path)
@@ -221,13 +219,13 @@ def _short_figures(
         return None
     sent = sum(w.summary.sent for w in judged.values())
     lost = sum(w.summary.sent - w.summary.received for w in judged.values())
-    lower, _ = wilson(np.array([lost]), np.array([sent]))
+    lower, _ = wilson(lost, sent)
     rtts = sorted(rtt for w in timed.values() for rtt in w.rtts)
     jitter = median(w.summary.jitter_ms for w in timed.values())
     return {
         "sent": sent,
         "loss": round(lost / sent, 4),
-        "loss_lower": round(float(lower[0]), 4),
+        "loss_lower": round(lower, 4),
         "rtt_p95_ms": round(percentile(rtts, 0.95), 1) if rtts else 0.0,
         "jitter_ms": round(jitter, 1) if jitter is not None else 0.0,
     }

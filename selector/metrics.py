@@ -1,9 +1,11 @@
 """Figures of a window, computed for every series (or path) at once with numpy.
 
+The figures are defined in core/figures.py; these are its numpy kernels, held to agree
+with it by tests/selector/test_metrics.py:
 - loss with a Wilson 95 % interval: 1 lost of 3 is "between 6 % and 79 %", not "33 %";
 - RTT min / p50 / p95 / max over answered probes (linear interpolation, as numpy);
 - jitter: RFC 3550 interarrival (kept by the windows) and the p95 of the differences
-  between consecutive answered probes;
+  between consecutive answered probes (``step_p95``);
 - MOS from the ITU-T G.107 E-model for G.711 with packet loss concealment.
 Forged answers never count: a probe with only forged answers is lost.
 """
@@ -12,10 +14,8 @@ import dataclasses
 
 import numpy as np
 
+from borderpath.core.figures import WILSON_Z
 from borderpath.selector.windows import Bools, Floats, Ints, RingWindows
-
-WILSON_Z = 1.959964
-"""Two-sided 95 % normal quantile."""
 
 # E-model (ITU-T G.107) constants for G.711 with packet loss concealment (G.113 App. I).
 E_MODEL_R0 = 93.2
@@ -52,7 +52,7 @@ class WindowFigures:
 
 
 def wilson(lost: Ints, sent: Ints) -> tuple[Floats, Floats]:
-    """Lower and upper bounds of the Wilson 95 % interval of lost/sent (NaN when sent = 0)."""
+    """``core.figures.wilson`` of every lost/sent pair (NaN when sent = 0)."""
     n = sent.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = lost / n
@@ -65,7 +65,8 @@ def wilson(lost: Ints, sent: Ints) -> tuple[Floats, Floats]:
 
 
 def percentile_of_sorted(ordered: Floats, counts: Ints, q: float) -> Floats:
-    """The q-quantile of each row's first ``counts`` values (rows sorted, NaN last)."""
+    """``core.figures.percentile`` of each row's first ``counts`` values (rows sorted,
+    NaN last)."""
     position = q * np.maximum(counts - 1, 0)
     below = np.floor(position).astype(np.int64)
     above = np.minimum(below + 1, np.maximum(counts - 1, 0))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from borderpath.core.figures import next_jitter
 from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
 
 PATH_CARRIED_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.HTTP_STATUS})
@@ -94,7 +95,8 @@ class RingWindows:
         self.run_ok: Ints = np.zeros(rows, dtype=np.int64)
         """Consecutive answered probes up to the latest one."""
         self.jitter_ms: Floats = np.full(rows, np.nan, dtype=np.float32)
-        """RFC 3550 interarrival jitter: J += (|D| - J) / 16 per consecutive answered pair."""
+        """RFC 3550 interarrival jitter (``core.figures.next_jitter``) per consecutive
+        answered pair."""
         self.last_ok_ns: Ints = np.full(rows, NEVER_NS, dtype=np.int64)
         """Send time of the latest answered probe."""
         self.run_start_ns: Ints = np.full(rows, NEVER_NS, dtype=np.int64)
@@ -133,7 +135,7 @@ class RingWindows:
         self.step_ms[row, slot] = step
         if not math.isnan(step):
             jitter = float(self.jitter_ms[row])
-            self.jitter_ms[row] = step if math.isnan(jitter) else jitter + (step - jitter) / 16
+            self.jitter_ms[row] = next_jitter(None if math.isnan(jitter) else jitter, step)
         self._last_rtt[row] = rtt
         if answered:
             self.run_ok[row] += 1

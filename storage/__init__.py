@@ -1,9 +1,9 @@
 """The embedded store (SQLite: raw results, rollups, snapshots, events), its retention,
 and the export of what it keeps to InfluxDB. See docs/storage.md and docs/schema.md."""
 
+from borderpath.core.figures import Summary
 from borderpath.storage.config import InfluxConfig, StorageConfig
 from borderpath.storage.export import DrainReport, Exporter
-from borderpath.storage.rollups import Summary
 from borderpath.storage.sinks import Sink, WriteFailed
 from borderpath.storage.store import (
     AsyncStore,

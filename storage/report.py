@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from borderpath.storage.rollups import Summary
+from borderpath.core.figures import Summary
 from borderpath.storage.store import Store
 
 RAW_WINDOW_NS = 6 * 3600 * 1_000_000_000

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeVar
 
 from borderpath.core.errors import StorageError
+from borderpath.core.figures import Sample, Summary, median, summarize
 from borderpath.core.records import EventRecord, PathSnapshot
 from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.probes.result import ErrorKind, ProbeResult
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
-from borderpath.storage.rollups import STEPS_S, Sample, Summary, median, merge, summarize
+from borderpath.storage.rollups import STEPS_S, merge
 from borderpath.storage.schema import SeriesInfo, encode_extras
 
 log = logging.getLogger("borderpath.storage")

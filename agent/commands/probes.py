@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,7 @@ def _probe(arguments: argparse.Namespace) -> int:
     summaries = summarize(results)
     if arguments.json:
         for summary in summaries:
-            print(json.dumps(dataclasses.asdict(summary)))
+            print(json.dumps(summary.document()))
     else:
         print(table(summaries))
     return 0

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from borderpath.core import figures
 from borderpath.probes.result import ErrorKind, ProbeResult
 from borderpath.selector.metrics import mos_g711, percentile_of_sorted, wilson, window_figures
 from borderpath.selector.windows import Layout, RingWindows
@@ -22,14 +23,24 @@ def test_no_probes_means_no_loss_figure() -> None:
     assert np.isnan(lower[0]) and np.isnan(upper[0])
 
 
+@settings(max_examples=100)
+@given(st.integers(1, 5000).flatmap(lambda sent: st.tuples(st.integers(0, sent), st.just(sent))))
+def test_wilson_agrees_with_core(counts: tuple[int, int]) -> None:
+    lost, sent = counts
+    lower, upper = wilson(np.array([lost]), np.array([sent]))
+    expected = figures.wilson(lost, sent)
+    assert (lower[0], upper[0]) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
 @settings(max_examples=50)
 @given(st.lists(st.floats(0.5, 1000, width=32), min_size=1, max_size=64), st.integers(0, 10))
-def test_percentiles_match_numpy(values: list[float], missing: int) -> None:
+def test_percentiles_match_numpy_and_core(values: list[float], missing: int) -> None:
     row = np.array(sorted(values) + [np.nan] * missing, dtype=np.float32)[None, :]
     counts = np.array([len(values)])
     for q in (0.0, 0.5, 0.95, 1.0):
         expected = np.percentile(np.array(values, dtype=np.float32), 100 * q)
         assert percentile_of_sorted(row, counts, q)[0] == pytest.approx(expected, rel=1e-4)
+        assert figures.percentile(sorted(values), q) == pytest.approx(expected, rel=1e-4)
 
 
 def test_mos_of_a_clean_path_is_toll_quality_and_loss_lowers_it() -> None:
@@ -81,6 +92,29 @@ def test_jitter_follows_rfc3550_and_a_loss_breaks_the_pair() -> None:
     assert windows.jitter_ms[0] == pytest.approx(jitter)
     figures = window_figures(windows, int(T0 * 1e9))
     assert figures.step_p95[0] == pytest.approx(4.0)
+
+
+@settings(max_examples=50)
+@given(st.lists(st.one_of(st.none(), st.floats(0.5, 1000, width=32)), min_size=1, max_size=48))
+def test_window_jitters_agree_with_core(rtts: list[float | None]) -> None:
+    windows = RingWindows(Layout.of(["ct"], [("hkg", ["icmp"])]), capacity=64)
+    windows.ingest(
+        [
+            probe(i, rtt is not None, rtt, error=None if rtt is not None else ErrorKind.TIMEOUT)
+            for i, rtt in enumerate(rtts)
+        ]
+    )
+    jitter = figures.rfc3550_jitter(rtts)
+    if jitter is None:
+        assert np.isnan(windows.jitter_ms[0])
+    else:
+        assert float(windows.jitter_ms[0]) == pytest.approx(jitter, rel=1e-4, abs=1e-3)
+    steps = sorted(figures.steps(rtts))
+    step_p95 = window_figures(windows, int(T0 * 1e9)).step_p95[0]
+    if steps:
+        assert float(step_p95) == pytest.approx(figures.percentile(steps, 0.95), rel=1e-4, abs=1e-3)
+    else:
+        assert np.isnan(step_p95)
 
 
 def test_the_window_keeps_only_recent_probes() -> None:
