@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from borderpath.alerts import AlertsConfig, Dispatcher, Notice
+from borderpath.alerts.delivery import QUEUE
 from borderpath.storage import AsyncStore
 from tests.alerts.receiver import Receiver
 
@@ -49,7 +50,7 @@ async def _deliver(path: Path, alerts: AlertsConfig, steps: list[Any]) -> dict[s
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        queued = await store.run(store.store.alert_queue)
+        queued = await store.queue(QUEUE).waiting()
         await store.close()
     return queued
 
