@@ -41,7 +41,7 @@ class AsyncStore:
         executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="borderpath-store")
         opening = functools.partial(Store.open, path, **options)
         try:
-            store = await asyncio.get_running_loop().run_in_executor(executor, opening)
+            store = await _on(executor, opening)
         except BaseException:
             executor.shutdown(wait=False)
             raise
@@ -49,6 +49,7 @@ class AsyncStore:
 
     @property
     def path(self) -> Path:
+        """The store's file (an ``Exporter`` opens its own connection to it)."""
         return self._store.path
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:

@@ -116,8 +116,8 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     connection.execute(
         "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
-    if get_meta(connection, "schema_version") == "1":
-        with transaction(connection):
+    with transaction(connection):  # checked inside: two openers never upgrade twice
+        if get_meta(connection, "schema_version") == "1":
             for statement in _FROM_VERSION_1:
                 connection.execute(statement)
             set_meta(connection, "schema_version", str(SCHEMA_VERSION))
