@@ -9,7 +9,8 @@ opened read-only (``Store.open_read_only``) answers all of them while the agent 
 import json
 import sqlite3
 from collections import defaultdict
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple, TypedDict, Unpack
 
 from borderpath.core.records import EventRecord, PathSnapshot
 from borderpath.probes.result import ErrorKind, ProbeResult
@@ -33,24 +34,29 @@ class HourCount(NamedTuple):
     lost: int
 
 
+class PathFilter(TypedDict, total=False):
+    """Only the rows of this uplink and/or PoP (absent or None: any)."""
+
+    uplink: str | None
+    pop: str | None
+
+
+class SeriesFilter(PathFilter, total=False):
+    """Only the rows of this uplink, PoP and/or protocol (absent or None: any)."""
+
+    protocol: str | None
+
+
 class Queries:
     """The queries of one store's connection (``self._db``, set by ``Store``)."""
 
     _db: sqlite3.Connection
 
     def query_results(
-        self,
-        since_ns: int,
-        until_ns: int | None = None,
-        *,
-        uplink: str | None = None,
-        pop: str | None = None,
-        protocol: str | None = None,
+        self, since_ns: int, until_ns: int | None = None, **only: Unpack[SeriesFilter]
     ) -> list[ProbeResult]:
         """Raw results in ``[since, until)`` in time order (warm start of the selector)."""
-        where, params = _filters(
-            since_ns, until_ns, uplink=uplink, pop=pop, protocol=protocol, time_column="r.time_ns"
-        )
+        where, params = _filters(since_ns, until_ns, only, time_column="r.time_ns")
         rows = self._db.execute(
             "SELECT r.time_ns, s.uplink, s.pop, s.protocol, r.ok, r.rtt_ms, r.error, r.forged,"
             " r.ttl, r.extras FROM results r JOIN series s ON s.id = r.series_id"
@@ -78,16 +84,12 @@ class Queries:
         since_ns: int,
         until_ns: int | None = None,
         *,
-        uplink: str | None = None,
-        pop: str | None = None,
-        protocol: str | None = None,
         per_path: bool = False,
+        **only: Unpack[SeriesFilter],
     ) -> list[Summary]:
         """One summary per series (or per path, protocol ``*``) of the raw results in
         ``[since, until)``, sorted by uplink, pop, protocol."""
-        where, params = _filters(
-            since_ns, until_ns, uplink=uplink, pop=pop, protocol=protocol, time_column="r.time_ns"
-        )
+        where, params = _filters(since_ns, until_ns, only, time_column="r.time_ns")
         groups: dict[tuple[str, str, str], list[Sample]] = defaultdict(list)
         rows = self._db.execute(
             "SELECT s.uplink, s.pop, s.protocol, r.time_ns, r.ok, r.rtt_ms, r.forged"
@@ -105,18 +107,13 @@ class Queries:
         since_ns: int,
         until_ns: int | None = None,
         *,
-        uplink: str | None = None,
-        pop: str | None = None,
-        protocol: str | None = None,
         per_path: bool = False,
+        **only: Unpack[SeriesFilter],
     ) -> list[Summary]:
         """Like ``summarize`` from the rollups of one step (for windows longer than the
         raw retention, or too long to read raw): see ``rollups.merge``."""
         groups: dict[tuple[str, str, str], list[Summary]] = defaultdict(list)
-        rows = self.query_rollups(
-            step_s, since_ns, until_ns, uplink=uplink, pop=pop, protocol=protocol
-        )
-        for row in rows:
+        for row in self.query_rollups(step_s, since_ns, until_ns, **only):
             if (row.protocol == PATH_PROTOCOL) == per_path:
                 groups[(row.uplink, row.pop, row.protocol)].append(row)
         return [merge(*key, since_ns, groups[key]) for key in sorted(groups)]
@@ -126,21 +123,10 @@ class Queries:
         step_s: int,
         since_ns: int,
         until_ns: int | None = None,
-        *,
-        uplink: str | None = None,
-        pop: str | None = None,
-        protocol: str | None = None,
+        **only: Unpack[SeriesFilter],
     ) -> list[Summary]:
         """Rollup rows of one step (10 or 60) in time order; protocol ``*`` = paths."""
-        where, params = _filters(
-            since_ns,
-            until_ns,
-            uplink=uplink,
-            pop=pop,
-            protocol=protocol,
-            time_column="start_ns",
-            prefix="",
-        )
+        where, params = _filters(since_ns, until_ns, only, time_column="start_ns", column="{}")
         rows = self._db.execute(
             "SELECT uplink, pop, protocol, start_ns, sent, received, loss, rtt_min_ms,"
             " rtt_p50_ms, rtt_p95_ms, rtt_max_ms, rtt_mean_ms, jitter_ms, forged FROM rollups"
@@ -169,25 +155,19 @@ class Queries:
         until_ns: int | None = None,
         *,
         kind: str | None = None,
-        uplink: str | None = None,
-        pop: str | None = None,
+        **only: Unpack[PathFilter],
     ) -> list[EventRecord]:
-        """Events in time order; ``kind`` matches exactly or as a prefix (``alert``)."""
-        where = ["time_ns >= ?"]
-        params: list[object] = [since_ns]
-        if until_ns is not None:
-            where.append("time_ns < ?")
-            params.append(until_ns)
+        """Events in time order; ``kind`` matches exactly or as a prefix (``alert``);
+        uplink and PoP are the events' labels."""
+        where, params = _filters(
+            since_ns, until_ns, only, time_column="time_ns", column="json_extract(labels, '$.{}')"
+        )
         if kind:
-            where.append("(kind = ? OR kind LIKE ?)")
+            where += " AND (kind = ? OR kind LIKE ?)"
             params += [kind, f"{kind}.%"]
-        for key, value in (("uplink", uplink), ("pop", pop)):
-            if value:
-                where.append(f"json_extract(labels, '$.{key}') = ?")
-                params.append(value)
         rows = self._db.execute(
             'SELECT time_ns, kind, text, labels, "values" FROM events'
-            f" WHERE {' AND '.join(where)} ORDER BY time_ns, id",
+            f" WHERE {where} ORDER BY time_ns, id",
             params,
         )
         return [
@@ -200,14 +180,11 @@ class Queries:
         since_ns: int,
         until_ns: int | None = None,
         *,
-        uplink: str | None = None,
-        pop: str | None = None,
         latest: bool = False,
+        **only: Unpack[PathFilter],
     ) -> list[PathSnapshot]:
         """Selector snapshots in time order; ``latest``: only the last one of each path."""
-        where, params = _filters(
-            since_ns, until_ns, uplink=uplink, pop=pop, protocol=None, time_column="n.time_ns"
-        )
+        where, params = _filters(since_ns, until_ns, only, time_column="n.time_ns")
         if latest:
             where += (
                 " AND n.id IN (SELECT max(n2.id) FROM snapshots n2"
@@ -242,20 +219,20 @@ class Queries:
 def _filters(
     since_ns: int,
     until_ns: int | None,
+    only: Mapping[str, object],
     *,
-    uplink: str | None,
-    pop: str | None,
-    protocol: str | None,
     time_column: str,
-    prefix: str = "s.",
+    column: str = "s.{}",
 ) -> tuple[str, list[object]]:
+    """The WHERE clause of ``[since, until)`` and the filters ``only``; ``column`` is
+    where a filter's name is read (``s.uplink`` by default)."""
     where = [f"{time_column} >= ?"]
     params: list[object] = [since_ns]
     if until_ns is not None:
         where.append(f"{time_column} < ?")
         params.append(until_ns)
-    for column, value in (("uplink", uplink), ("pop", pop), ("protocol", protocol)):
-        if value:
-            where.append(f"{prefix}{column} = ?")
+    for name in ("uplink", "pop", "protocol"):
+        if value := only.get(name):
+            where.append(f"{column.format(name)} = ?")
             params.append(value)
     return " AND ".join(where), params
