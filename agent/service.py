@@ -18,7 +18,6 @@ in place, so a branch is never cut off because the agent is down.
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
 import logging
 import socket
 import time
@@ -119,9 +118,7 @@ class Agent:
         site = config.agent.site
         self.alerts = AlertEngine(config.alerts, config.uplinks, config.pops, config.selector, site)
         since = time.time_ns() - int(config.alerts.max_age * 1e9)
-        events = await self.store.run(
-            functools.partial(self.store.store.query_events, since, kind="alert")
-        )
+        events = await self.store.query_events(since, kind="alert")
         if restored := self.alerts.restore(events, time.time()):
             log.info("%d alerts still firing at the last stop taken back", restored)
         self.dispatcher = Dispatcher(config.alerts, self.store, site)
@@ -190,13 +187,12 @@ class Agent:
         """The daily peak history from the hourly counts of the last days, then the
         windows from the last minutes' results (which the history counts from there)."""
         assert self.store is not None and self.selector is not None
-        store = self.store.store
         since = time.time_ns() - int(self.config.agent.warm_start * 1e9)
         days = self.config.selector.time_of_day.history_days
-        counts = await self.store.run(store.hourly_counts, since - days * 86400 * 10**9, since)
+        counts = await self.store.hourly_counts(since - days * 86400 * 10**9, since)
         if taken := self.selector.warm_history(counts):
             log.info("selector's daily history warmed with %d path-hours", taken)
-        history = await self.store.run(store.query_results, since)
+        history = await self.store.query_results(since)
         if history:
             self.selector.ingest(history)
             log.info("selector warmed with %d stored results", len(history))
@@ -291,9 +287,9 @@ class Agent:
         report = await self.store.housekeeping()
         log.debug("housekeeping: %s", report)
         if self.exporter is not None:
-            self.backlog = await self.store.run(self.store.store.backlog)
+            self.backlog = await self.store.backlog()
         if self.alerts is not None:
-            counters = await self.store.run(self.store.store.counters)
+            counters = await self.store.counters()
             self.alerts.observe_store(self.backlog, counters)
 
     async def _evaluate_alerts(self) -> None:

@@ -1,7 +1,7 @@
-"""Delivery: every notification goes through a durable queue in the store, one queue
-per receiver, sent in order by one task per receiver.
+"""Delivery: every notification goes through the store's durable queue ``alerts``, with
+each receiver as one consumer, sent in order by one task per receiver.
 
-    engine.evaluate ─► Dispatcher.enqueue ─► alert_queue (SQLite, store's thread)
+    engine.evaluate ─► Dispatcher.enqueue ─► queue alerts (SQLite, store's thread)
                                               └─► per receiver: wait group_window,
                                                   POST up to `batch` in one body,
                                                   2xx: ack ; else: back off, retry
@@ -26,9 +26,12 @@ from borderpath.alerts.alert import Notice
 from borderpath.alerts.config import SEVERITIES, AlertsConfig, Severity, WebhookConfig
 from borderpath.alerts.formats import render
 from borderpath.core.errors import BorderpathError, StorageError
-from borderpath.storage import AsyncStore
+from borderpath.storage import AsyncStore, QueueItem
 
 log = logging.getLogger("borderpath.alerts")
+
+QUEUE = "alerts"
+"""The store's durable queue of notifications; each receiver is one of its consumers."""
 
 
 class Dispatcher:
@@ -40,7 +43,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.store = store
+        self.queue = store.queue(QUEUE)
         self.site = site
         self.clock = clock
         self._wake = {hook.key: asyncio.Event() for hook in config.webhooks}
@@ -59,7 +62,7 @@ class Dispatcher:
         ]
         if not rows:
             return
-        await self.store.run(self.store.store.queue_alerts, rows)
+        await self.queue.put(rows)
         for key in {row[0] for row in rows}:
             self._wake[key].set()
 
@@ -89,30 +92,29 @@ class Dispatcher:
             return True
         if not await self._post(client, hook, rows):
             return False
-        await self.store.run(self.store.store.ack_alerts, hook.key, rows[-1][0])
+        await self.queue.ack(hook.key, rows[-1].id)
         self.sent[hook.key] += len(rows)
         return True
 
-    async def _next_group(self, key: str) -> list[tuple[int, int, str]] | None:
+    async def _next_group(self, key: str) -> list[QueueItem] | None:
         """The next notifications to send once the oldest is group_window old; None after
         waiting for new ones (the caller loops)."""
-        store = self.store.store
-        await self.store.run(store.expire_alerts, int((self.clock() - self.config.max_age) * 1e9))
-        rows = await self.store.run(store.queued_alerts, key, self.config.batch)
+        await self.queue.expire(int((self.clock() - self.config.max_age) * 1e9))
+        rows = await self.queue.peek(key, self.config.batch)
         if not rows:
             self._wake[key].clear()
             await self._wake[key].wait()
             return None
-        wait = self.config.group_window - (self.clock() - rows[0][1] / 1e9)
+        wait = self.config.group_window - (self.clock() - rows[0].time_ns / 1e9)
         if wait > 0:
             await asyncio.sleep(wait)
-            rows = await self.store.run(store.queued_alerts, key, self.config.batch)
+            rows = await self.queue.peek(key, self.config.batch)
         return rows
 
     async def _post(
-        self, client: httpx.AsyncClient, hook: WebhookConfig, rows: list[tuple[int, int, str]]
+        self, client: httpx.AsyncClient, hook: WebhookConfig, rows: list[QueueItem]
     ) -> bool:
-        notices = [Notice.from_dict(json.loads(body), t / 1e9) for _, t, body in rows]
+        notices = [Notice.from_dict(json.loads(row.body), row.time_ns / 1e9) for row in rows]
         try:
             await post(client, hook, notices, self.site, self.config.repeat_interval)
         except BorderpathError as exc:

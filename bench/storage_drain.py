@@ -28,7 +28,7 @@ import httpx
 from bench.storage_ingest import stream
 from borderpath.probes.result import ProbeResult
 from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
-from borderpath.storage.schema import SeriesInfo, StoredResult, result_line
+from borderpath.storage.line_protocol import SeriesInfo, StoredResult, result_line
 from tests.influxd import running_influxd
 
 BACKLOG = 200_000

@@ -8,7 +8,7 @@ exporter's cursors are ids.
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,17 @@ from typing import Any
 from borderpath.core.errors import StorageError
 from borderpath.core.records import EventRecord, PathSnapshot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the alert queue and the dead letters became one table, ``queue`` (storage/queue.py)."""
 
 EXPORTED_TABLES = ("results", "snapshots", "events")
 """Tables an exporter ships from, each with its own cursor per sink."""
+
+INFLUX_SINK = "influxdb"
+"""Cursor name of the InfluxDB sink (one per store)."""
+
+PATH_PROTOCOL = "*"
+"""The protocol of a rollup over every protocol of a path."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,17 +69,23 @@ CREATE TABLE IF NOT EXISTS cursors (
     sink TEXT NOT NULL, source TEXT NOT NULL, last_id INTEGER NOT NULL,
     PRIMARY KEY (sink, source)
 );
-CREATE TABLE IF NOT EXISTS alert_queue (
+CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    receiver TEXT NOT NULL, time_ns INTEGER NOT NULL, body TEXT NOT NULL
+    name TEXT NOT NULL, consumer TEXT NOT NULL, time_ns INTEGER NOT NULL, body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS alert_queue_receiver ON alert_queue (receiver, id);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY,
-    time_ns INTEGER NOT NULL, sink TEXT NOT NULL, source TEXT NOT NULL,
-    status INTEGER, message TEXT NOT NULL, line TEXT NOT NULL
-);
+CREATE INDEX IF NOT EXISTS queue_consumer ON queue (name, consumer, id);
 """
+
+_FROM_VERSION_1 = (
+    "INSERT INTO queue (name, consumer, time_ns, body)"
+    " SELECT 'alerts', receiver, time_ns, body FROM alert_queue ORDER BY id",
+    "INSERT INTO queue (name, consumer, time_ns, body)"
+    " SELECT 'dead_letters', sink, time_ns, json_object('source', source, 'status', status,"
+    " 'message', message, 'line', line) FROM dead_letters ORDER BY id",
+    "DROP TABLE alert_queue",
+    "DROP TABLE dead_letters",
+)
+"""A version 1 file's alert queue and dead letters, moved into ``queue`` in their order."""
 
 
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
@@ -92,17 +105,31 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.executescript(_TABLES)
-            connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            _upgrade(connection)
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"{path}: cannot open the database ({exc})") from exc
     return connection
 
 
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Bring a file written by an older version to this one (a new file is created at it)."""
+    connection.execute(
+        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+    with transaction(connection):  # checked inside: two openers never upgrade twice
+        if get_meta(connection, "schema_version") == "1":
+            for statement in _FROM_VERSION_1:
+                connection.execute(statement)
+            set_meta(connection, "schema_version", str(SCHEMA_VERSION))
+
+
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): one batch, all or nothing."""
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): one batch, all or nothing. Inside
+    a transaction already, it joins that one (it commits or rolls back as a whole)."""
+    if connection.in_transaction:
+        yield connection
+        return
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
@@ -159,6 +186,11 @@ def backlog(connection: sqlite3.Connection, sink: str) -> dict[str, int]:
 
 def set_cursor(connection: sqlite3.Connection, sink: str, source: str, last_id: int) -> None:
     connection.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?)", (sink, source, last_id))
+
+
+def encode_extras(extras: Mapping[str, float | int | str]) -> str | None:
+    """A result's extras as stored: compact JSON, or NULL when there are none."""
+    return json.dumps(dict(extras), separators=(",", ":")) if extras else None
 
 
 def insert_events(connection: sqlite3.Connection, events: Iterable[EventRecord]) -> None:

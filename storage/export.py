@@ -2,9 +2,9 @@
 
 Each exported table (results, snapshots, events) has a cursor per sink: the last id
 the server acknowledged with a 2xx. A batch is read after the cursor, rendered as
-line protocol (storage/schema.py), sent, and only then the cursor moves, in the same
-transaction as any dead letters. Points are keyed by series and timestamp, so a batch
-sent twice after a crash is written once.
+line protocol (storage/line_protocol.py), sent, and only then the cursor moves, in the
+same transaction as any dead letters (the durable queue ``dead_letters``). Points are
+keyed by series and timestamp, so a batch sent twice after a crash is written once.
 
 Failures: no answer, 5xx, 408 and 429 are retried with exponential backoff, jitter and
 the server's Retry-After; 413 splits the batch; 401/403/404 (bad token, no such
@@ -34,15 +34,15 @@ from typing import Any
 from borderpath.core.records import EventRecord
 from borderpath.storage import db
 from borderpath.storage.config import InfluxConfig
-from borderpath.storage.schema import (
+from borderpath.storage.line_protocol import (
     SeriesInfo,
     StoredResult,
     event_line,
     result_line,
     snapshot_line,
 )
+from borderpath.storage.queue import DurableQueue, QueueItem
 from borderpath.storage.sinks import Sink, WriteFailed, open_sink
-from borderpath.storage.store import INFLUX_SINK
 
 log = logging.getLogger("borderpath.storage.export")
 
@@ -59,11 +59,36 @@ _SELECTS = {
 }
 
 
+DEAD_LETTERS = "dead_letters"
+"""The durable queue of lines refused for good, one consumer per sink (kept for people)."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Rejected:
     status: int | None
     message: str
     line: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A line a server refused for good, with its answer (``Store.dead_letters``)."""
+
+    time_ns: int
+    sink: str
+    source: str
+    status: int | None
+    message: str
+    line: str
+
+    @classmethod
+    def from_item(cls, item: QueueItem) -> "DeadLetter":
+        fields = json.loads(item.body)
+        return cls(item.time_ns, item.consumer, **fields)
+
+
+def _dead_letter_body(source: str, rejected: _Rejected) -> str:
+    return json.dumps({"source": source, **dataclasses.asdict(rejected)})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -102,9 +127,10 @@ class Exporter:
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.config = config
-        self.name = INFLUX_SINK
+        self.name = db.INFLUX_SINK
         self._sink = sink if sink is not None else open_sink(config)
         self._db = db.connect(path)
+        self._dead_letters = DurableQueue(self._db, DEAD_LETTERS)
         self._clock = clock
         self._site = db.get_meta(self._db, "site") or ""
         self._series: dict[int, SeriesInfo] = {}
@@ -243,11 +269,7 @@ class Exporter:
 
     def _dead_letter(self, table: str, rejected: list[_Rejected]) -> None:
         now = self._clock()
-        self._db.executemany(
-            "INSERT INTO dead_letters (time_ns, sink, source, status, message, line)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(now, self.name, table, r.status, r.message, r.line) for r in rejected],
-        )
+        self._dead_letters.put((self.name, now, _dead_letter_body(table, r)) for r in rejected)
         db.add_counter(self._db, f"dead_{self.name}", len(rejected))
         first = rejected[0]
         text = (

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from borderpath.core.figures import Summary
-from borderpath.storage.store import Store
+from borderpath.storage.queries import Queries
 
 RAW_WINDOW_NS = 6 * 3600 * 1_000_000_000
 """Windows up to 6 h are summarized from the raw results, longer ones from the
@@ -25,7 +25,7 @@ class Filters:
     protocol: str | None = None
 
 
-def query_rows(store: Store, what: str, filters: Filters) -> list[dict[str, Any]]:
+def query_rows(store: Queries, what: str, filters: Filters) -> list[dict[str, Any]]:
     """The rows of one query as plain dicts (the JSON lines)."""
     if what == "events":
         return [

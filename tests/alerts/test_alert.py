@@ -40,7 +40,7 @@ def test_firing_and_resolved_are_events_with_the_alert_name_and_fingerprint() ->
 
 
 def test_alert_events_reach_influxdb_as_borderpath_event_with_tags() -> None:
-    from borderpath.storage.schema import event_line
+    from borderpath.storage.line_protocol import event_line
 
     labels = {"site": "s", "scope": "path", "uplink": "ct", "pop": "hkg", "class": "voice"}
     condition = Condition(

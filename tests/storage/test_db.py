@@ -13,7 +13,7 @@ def test_a_new_file_is_in_wal_mode_with_every_table(tmp_path: Path) -> None:
     connection = db.connect(tmp_path / "new" / "s.db")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    assert {"results", "snapshots", "events", "rollups", "cursors", "dead_letters"} <= tables
+    assert {"results", "snapshots", "events", "rollups", "cursors", "queue"} <= tables
 
 
 def test_a_transaction_is_all_or_nothing(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def test_the_agent_task_ships_as_results_arrive(
         store = await AsyncStore.open(
             tmp_path / "s.db", site="shanghai", config=StorageConfig(influxdb=config)
         )
-        exporter = Exporter(store.store.path, config)
+        exporter = Exporter(store.path, config)
         shipping = asyncio.create_task(exporter.run())
         for batch in range(5):
             await store.ingest(sample_results(100, start_ns=START_NS + batch * 10**10))

@@ -6,13 +6,13 @@ import borderpath.storage
 def test_public_names_are_pinned() -> None:
     assert sorted(borderpath.storage.__all__) == [
         "AsyncStore",
-        "Baseline",
         "DeadLetter",
         "DrainReport",
         "Exporter",
         "HourCount",
         "HousekeepingReport",
         "InfluxConfig",
+        "QueueItem",
         "Sink",
         "StorageConfig",
         "Store",

@@ -8,7 +8,7 @@ import pytest
 
 from borderpath.core.records import EventRecord
 from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
-from borderpath.storage.schema import (
+from borderpath.storage.line_protocol import (
     MEASUREMENTS,
     SeriesInfo,
     StoredResult,

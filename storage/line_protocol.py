@@ -12,7 +12,6 @@ strings. No name is both a tag and a field (InfluxDB 3 forbids it).
 
 import dataclasses
 import functools
-import json
 import math
 from collections.abc import Callable, Mapping
 
@@ -376,12 +375,3 @@ def event_line(site: str, event: EventRecord) -> str:
         elif isinstance(value, int | float):
             fields += _float_field(name, float(value))
     return f"borderpath_event{tag_set(tags)} {fields} {event.time_ns}"
-
-
-def encode_extras(extras: Mapping[str, float | int | str]) -> str | None:
-    """Extras as stored in SQLite: compact JSON, or NULL when there are none."""
-    return json.dumps(dict(extras), separators=(",", ":")) if extras else None
-
-
-def decode_extras(text: str | None) -> dict[str, float | int | str]:
-    return json.loads(text) if text else {}

@@ -1,0 +1,124 @@
+"""The store driven from the event loop: every call runs on one worker thread, in
+order, so SQLite never blocks the loop and the connection has one user.
+
+``AsyncStore`` offers what the agent and the alert dispatcher need (writes,
+housekeeping, the queries of the agent's start and of its alerts, and the durable
+queues through ``AsyncQueue``); nothing else reaches the ``Store`` inside.
+"""
+
+import asyncio
+import concurrent.futures
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from borderpath.core.records import EventRecord, PathSnapshot
+from borderpath.probes.result import ProbeResult
+from borderpath.storage.housekeeping import HousekeepingReport
+from borderpath.storage.queries import HourCount
+from borderpath.storage.queue import DurableQueue, QueueItem
+from borderpath.storage.store import Store
+
+T = TypeVar("T")
+
+
+async def _on(executor: concurrent.futures.Executor, func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` on the store's worker thread."""
+    return await asyncio.get_running_loop().run_in_executor(executor, func, *args)
+
+
+class AsyncStore:
+    """A ``Store`` on its own worker thread. Open with ``AsyncStore.open``."""
+
+    def __init__(self, store: Store, executor: concurrent.futures.ThreadPoolExecutor) -> None:
+        self._store = store
+        self._executor = executor
+
+    @classmethod
+    async def open(cls, path: Path, **options: Any) -> Self:
+        """``Store.open(path, **options)`` on the worker thread."""
+        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="borderpath-store")
+        opening = functools.partial(Store.open, path, **options)
+        try:
+            store = await _on(executor, opening)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(store, executor)
+
+    @property
+    def path(self) -> Path:
+        """The store's file (an ``Exporter`` opens its own connection to it)."""
+        return self._store.path
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        return await _on(self._executor, func, *args)
+
+    async def ingest(self, batch: Sequence[ProbeResult]) -> None:
+        """Store one batch (copied: the caller may reuse its list)."""
+        await self._run(self._store.write_results, list(batch))
+
+    async def add_events(self, events: Iterable[EventRecord]) -> None:
+        await self._run(self._store.add_events, list(events))
+
+    async def add_snapshots(self, snapshots: Iterable[PathSnapshot]) -> None:
+        await self._run(self._store.add_snapshots, list(snapshots))
+
+    async def set_path_labels(self, routes: Mapping[tuple[str, str], str]) -> None:
+        await self._run(self._store.set_path_labels, dict(routes))
+
+    async def housekeeping(self) -> HousekeepingReport:
+        return await self._run(self._store.housekeeping)
+
+    async def query_results(self, since_ns: int) -> list[ProbeResult]:
+        """Every stored result since ``since_ns``, in time order (``Store.query_results``)."""
+        return await self._run(self._store.query_results, since_ns)
+
+    async def query_events(self, since_ns: int, kind: str | None = None) -> list[EventRecord]:
+        """Events since ``since_ns`` of ``kind`` (exactly or as a prefix), in time order."""
+        return await self._run(functools.partial(self._store.query_events, since_ns, kind=kind))
+
+    async def hourly_counts(self, since_ns: int, until_ns: int) -> list[HourCount]:
+        return await self._run(self._store.hourly_counts, since_ns, until_ns)
+
+    async def backlog(self) -> dict[str, int]:
+        """Rows not yet shipped to InfluxDB, per table."""
+        return await self._run(self._store.backlog)
+
+    async def counters(self) -> dict[str, int]:
+        return await self._run(self._store.counters)
+
+    def queue(self, name: str) -> "AsyncQueue":
+        """The store's durable queue ``name``, on the worker thread."""
+        return AsyncQueue(self._store.queue(name), self._executor)
+
+    async def close(self) -> None:
+        await self._run(self._store.close)
+        self._executor.shutdown(wait=True)
+
+
+class AsyncQueue:
+    """A ``DurableQueue`` whose calls run on the store's worker thread."""
+
+    def __init__(self, queue: DurableQueue, executor: concurrent.futures.Executor) -> None:
+        self._queue = queue
+        self._executor = executor
+
+    async def put(self, items: Iterable[tuple[str, int, str]]) -> None:
+        """Queue ``(consumer, time_ns, body)`` items."""
+        await _on(self._executor, self._queue.put, list(items))
+
+    async def peek(self, consumer: str, limit: int) -> list[QueueItem]:
+        """The oldest ``limit`` items of ``consumer``."""
+        return await _on(self._executor, self._queue.peek, consumer, limit)
+
+    async def ack(self, consumer: str, through_id: int) -> None:
+        await _on(self._executor, self._queue.ack, consumer, through_id)
+
+    async def expire(self, before_ns: int) -> int:
+        return await _on(self._executor, self._queue.expire, before_ns)
+
+    async def waiting(self) -> dict[str, int]:
+        """Items waiting, per consumer."""
+        return await _on(self._executor, self._queue.waiting)
