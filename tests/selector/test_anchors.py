@@ -2,9 +2,9 @@
 
 import pytest
 
+from bench.anchors import ANCHORS
+from bench.synthetic import BLACKHOLE, Link, probe_stream
 from borderpath.selector import Selector
-from borderpath.selector.anchors import ANCHORS
-from borderpath.selector.synthetic import BLACKHOLE, Link, probe_stream
 from tests.selector.support import T0, pop, uplinks
 
 LINKS = {"ct": Link(46, 2), "cu": Link(32, 2), "cm": Link(44, 2)}
