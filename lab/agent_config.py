@@ -80,7 +80,7 @@ def agent_config(
 
 def _far_pop_limits(status: dict[str, Any]) -> list[str]:
     """Per-PoP interactive limits where the lab's slowest path to a PoP is beyond the
-    default, as an operator sets them for Frankfurt (DOMAIN.md: standard 220-320 ms)."""
+    default, as an operator sets them for Frankfurt (docs/border.md: standard 220-320 ms)."""
     slowest: dict[str, float] = {}
     for row in status["conditions"]:
         if row["protocol"] == "icmp":
