@@ -15,11 +15,14 @@ for package in {PRODUCT!r}:
     root = importlib.import_module("borderpath." + package)
     for module in pkgutil.walk_packages(root.__path__, root.__name__ + "."):
         importlib.import_module(module.name)
-print(" ".join(sorted(name for name in sys.modules if name.startswith("borderpath.lab"))))
+tools = ("borderpath.lab.", "bench.", "tests.")
+print(" ".join(sorted(name for name in sys.modules if (name + ".").startswith(tools))))
 """
 
 
-def test_importing_every_product_module_imports_no_lab_module() -> None:
+def test_importing_every_product_module_imports_no_tool() -> None:
+    """The lab, the benchmarks (with the anchors and synthetic streams) and the tests are
+    built on the product; the product runs without them."""
     run = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True, check=True
     )
