@@ -43,9 +43,7 @@ the PoP's voluntary moves; tests/selector/test_policy.py covers dampening."""
 def config_text(lab: Lab, directory: Path) -> str:
     """The lab's agent config, with a data dir, a unix status socket, a short probe
     timeout and a short failback delay (so a run takes minutes, not hours)."""
-    text = agent_config(lab.status())
-    text = text.replace("[agent]\n", f'[agent]\ndata_dir = "{directory}"\n', 1)
-    text = text.replace("[probing]\n", f'[probing]\ntimeout = "{PROBE_TIMEOUT}"\n', 1)
+    text = agent_config(lab.status(), directory, probing=[f'timeout = "{PROBE_TIMEOUT}"'])
     return text + (
         f'\n[status]\nlisten = "{directory / "status.sock"}"\n'
         f'\n[selector.antiflap]\nfailback_delay = "{FAILBACK}"\n'

@@ -2,7 +2,7 @@
 
     python -m bench.selector_policies
 
-Every policy (selector/anchors.py) runs through the same selector harness on the same
+Every policy (bench/anchors.py) runs through the same selector harness on the same
 synthetic streams with a simulated clock: three uplinks to Hong Kong (cu 32 ms, the
 best and the first in priority; ct 46 ms; cm 44 ms), each probed at the anchor's own
 interval and timeout. Measured from the event to the first decision that moves
@@ -20,10 +20,10 @@ import random
 import statistics
 from pathlib import Path
 
+from bench.anchors import ANCHORS, Anchor
+from bench.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.selector import Selector
-from borderpath.selector.anchors import ANCHORS, Anchor
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 
 RESULT = Path(__file__).parent / "results" / "selector_policies.json"
 START = 1_700_000_000.0

@@ -1,10 +1,14 @@
 """The agent configuration for a lab's branch: its uplinks and PoPs, probing at lab speed."""
 
+import json
 import math
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from borderpath.lab.hops import labelled_prefixes
+from borderpath.lab.layout import LabFiles
 
 LAB_INTERVAL = "200ms"
 DEFAULT_INTERACTIVE_RTT_MS = 250.0
@@ -18,8 +22,19 @@ def borderpath_argv(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "borderpath.agent.cli", *arguments]
 
 
-def agent_config(status: dict[str, Any]) -> str:
-    """A TOML agent config for the branch of the lab described by ``status``."""
+def agent_config(
+    status: dict[str, Any],
+    data_dir: Path | None = None,
+    agent: Sequence[str] = (),
+    probing: Sequence[str] = (),
+) -> str:
+    """A TOML agent config for the branch of the lab described by ``status``.
+
+    The agent keeps its store in ``data_dir``, by default the lab's own directory, so
+    agents of different labs never warm-start from each other's history. ``agent`` and
+    ``probing`` are more TOML lines for those two tables (a test's or a benchmark's own
+    settings); any other table can follow the text."""
+    store = (data_dir or LabFiles.of(status["name"]).agent_data).absolute()
     lines = [
         f"# borderpath agent config for lab {status['name']!r} (borderpath lab agent-config)",
         "# Run the agent inside the branch namespace: "
@@ -27,6 +42,8 @@ def agent_config(status: dict[str, Any]) -> str:
         "",
         "[agent]",
         f'site = "lab-{status["name"]}"',
+        f"data_dir = {json.dumps(str(store))}",
+        *agent,
         "",
     ]
     for uplink in status["uplinks"]:
@@ -51,7 +68,7 @@ def agent_config(status: dict[str, Any]) -> str:
             f'tls_ca_file = "{pop["certificate"]}"',
             "",
         ]
-    lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]
+    lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', *probing, ""]
     lines += _far_pop_limits(status)
     lines += ["[trace]", "# Lab speed: every path traced every 15 s, a label moves after 2 traces."]
     lines += ['interval = "15s"', "traces = 1", "agree = 2"]
@@ -63,7 +80,7 @@ def agent_config(status: dict[str, Any]) -> str:
 
 def _far_pop_limits(status: dict[str, Any]) -> list[str]:
     """Per-PoP interactive limits where the lab's slowest path to a PoP is beyond the
-    default, as an operator sets them for Frankfurt (DOMAIN.md: standard 220-320 ms)."""
+    default, as an operator sets them for Frankfurt (docs/border.md: standard 220-320 ms)."""
     slowest: dict[str, float] = {}
     for row in status["conditions"]:
         if row["protocol"] == "icmp":

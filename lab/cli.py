@@ -43,6 +43,9 @@ def add_commands(commands: Any) -> None:
 
     config = actions.add_parser("agent-config", help="print an agent config for the lab's branch")
     _name(config)
+    config.add_argument(
+        "--data-dir", type=Path, help="where the agent keeps its store (default: the lab's own)"
+    )
     config.set_defaults(run=_agent_config)
 
 
@@ -124,5 +127,5 @@ def _agent_config(arguments: argparse.Namespace) -> int:
     from borderpath.lab.agent_config import agent_config
     from borderpath.lab.lab import Lab
 
-    print(agent_config(Lab(arguments.name).status()), end="")
+    print(agent_config(Lab(arguments.name).status(), arguments.data_dir), end="")
     return 0

@@ -67,9 +67,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _write_config(lab: Lab, workdir: Path) -> Path:
-    text = agent_config(lab.status()).replace(
-        "[agent]\n", f'[agent]\ndata_dir = "{workdir / "data"}"\n', 1
-    )
+    text = agent_config(lab.status(), workdir / "data")
     path = workdir / "agent.toml"
     path.write_text(text + f'\n[status]\nlisten = "{workdir / "status.sock"}"\n')
     return path

@@ -4,8 +4,8 @@ Each route is the list of routers a packet crosses between the carrier's gateway
 the PoP, as a backbone label per hop (None: a silent hop, which never answers). Hop
 addresses come from one /24 per backbone network in 198.18.0.0/16, which the lab's
 agent config maps to its label, so the classifier reads the lab as it would read a
-real trace. Shapes follow DOMAIN.md §2: CN2 GT crosses 163 before CN2, GIA is CN2 end
-to end; CMI and CMIN2 leave China over CMNET.
+real trace. Shapes follow docs/border.md (Backbones): CN2 GT crosses 163 before CN2,
+GIA is CN2 end to end; CMI and CMIN2 leave China over CMNET.
 """
 
 import ipaddress

@@ -5,6 +5,7 @@
     <root>/<name>/engine.json     the engine's state: events applied, conditions, counters
     <root>/<name>/engine.log      what the engine said
     <root>/<name>/control.sock    where ``lab apply`` sends new events
+    <root>/<name>/agent/          the store of the lab's agent (``lab agent-config``'s data_dir)
 
 The root is /run/borderpath-lab, or $BORDERPATH_LAB_DIR.
 """
@@ -45,6 +46,7 @@ class LabFiles:
         self.engine_state = directory / "engine.json"
         self.engine_log = directory / "engine.log"
         self.control = directory / "control.sock"
+        self.agent_data = directory / "agent"
 
     @classmethod
     def of(cls, name: str) -> "LabFiles":

@@ -1,9 +1,9 @@
 """Which border crossing a trace took: the backbone label from its hop addresses.
 
 Each hop address is matched by longest prefix (``ipaddress`` networks, never string
-prefixes: "223.120.16" as text would also match CMI) against DOMAIN.md's table of
-backbone networks, plus the operator's own prefixes from ``[trace] extra_prefixes``.
-The trace's label follows from the networks it crossed:
+prefixes: "223.120.16" as text would also match CMI) against the table of backbone
+networks in docs/border.md (Backbones), plus the operator's own prefixes from
+``[trace] extra_prefixes``. The trace's label follows from the networks it crossed:
 
 * CN2 (AS4809) after ChinaNet 163 hops is ``ct-cn2-gt``; CN2 without 163 is
   ``ct-cn2-gia``;
@@ -61,7 +61,7 @@ BACKBONE_PREFIXES: Mapping[str, str] = {
     "69.194.0.0/16": "ct-ctg",
     "203.22.0.0/16": "ct-ctg",
 }
-"""DOMAIN.md section 2: backbone hop prefixes (IPv4). IPv6 backbones come from config."""
+"""docs/border.md, Backbones: backbone hop prefixes (IPv4). IPv6 backbones come from config."""
 
 
 class Classifier:

@@ -47,7 +47,7 @@ DEFAULT_CLASSES: dict[str, SlaClass] = {
     ),
     "bulk": SlaClass(rtt_p95_ms=500, loss=0.05, jitter_ms=100, protocols=["tcp", "http"]),
 }
-"""DOMAIN.md section 6: limits that cross-border paths can meet (US/EU defaults cannot)."""
+"""docs/border.md, SLA classes: limits that cross-border paths can meet (US/EU defaults cannot)."""
 
 
 class PopPolicy(StrictModel):
@@ -261,7 +261,7 @@ class SelectorConfig(StrictModel):
         "interactive", description="SLA class of steered traffic unless a PoP says otherwise."
     )
     classes: dict[str, SlaClass] = pydantic.Field(
-        DEFAULT_CLASSES, description="SLA classes by name (defaults: DOMAIN.md section 6)."
+        DEFAULT_CLASSES, description="SLA classes by name (defaults: docs/border.md, SLA classes)."
     )
     pops: dict[str, PopPolicy] = pydantic.Field({}, description="Per-PoP overrides by PoP name.")
     windows: WindowConfig = WindowConfig()

@@ -1,6 +1,6 @@
 """Hourly history per path, and the peak it predicts.
 
-Cross-border standard routes lose 5-15 % every evening (DOMAIN.md section 3); the
+Cross-border standard routes lose 5-15 % every evening (docs/border.md, The evening peak); the
 selector should not wait to measure the peak each day. Every path keeps probes sent
 and lost per (day, hour) for ``history_days`` days (two weeks = every hour of the week
 twice). An hour of the day is a *peak hour* of a path when, on at least ``min_days``

@@ -18,8 +18,7 @@ START_TIMEOUT_S = 20.0
 
 def write_config(lab: Lab, directory: Path, extra: str = "") -> Path:
     """The lab's agent config with the data and status socket in ``directory``."""
-    text = agent_config(lab.status())
-    text = text.replace("[agent]\n", f'[agent]\ndata_dir = "{directory / "data"}"\n', 1)
+    text = agent_config(lab.status(), directory / "data")
     text += f'\n[status]\nlisten = "{directory / "status.sock"}"\n{extra}'
     path = directory / "agent.toml"
     path.write_text(text)

@@ -12,6 +12,7 @@ import pytest
 from borderpath.agent.config import load_config
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
+from borderpath.lab.layout import LabFiles
 from tests.conftest import FileWriter, LabFactory, unique_lab_name
 
 pytestmark = pytest.mark.lab
@@ -113,6 +114,11 @@ def test_agent_config_is_a_valid_agent_config(make_lab: LabFactory, tmp_path: Pa
     config = load_config(config_file)
     assert [u.name for u in config.uplinks] == ["ct", "cu", "cm"]
     assert str(config.pop("hkg").address) == "203.0.113.10"
+    # Each lab's agent has its own store, so none warm-starts from another lab's history.
+    assert config.agent.data_dir == LabFiles.of(lab.name).agent_data
+    chosen = borderpath("lab", "agent-config", "--name", lab.name, "--data-dir", "store")
+    config_file.write_text(chosen.stdout)
+    assert load_config(config_file).agent.data_dir == Path.cwd() / "store"
 
 
 def test_lan_host_reaches_every_service_through_the_branch(make_lab: LabFactory) -> None:

@@ -52,10 +52,7 @@ STALE_AGE_S = 1800
 NOT_WRITTEN_YET = {"annotation Route label changes": "the agent does not trace route labels yet"}
 """Queries the scenario cannot fill yet, and why."""
 _NS = 1_000_000_000
-_LAB_SPEED = """\
-timeout = "1s"
-intervals = { quic = "1s", http = "1s" }
-"""
+_LAB_SPEED = ['timeout = "1s"', 'intervals = { quic = "1s", http = "1s" }']
 """Handshakes every second, so 10 s after the cut its QUIC and HTTPS have failed too."""
 
 
@@ -99,11 +96,9 @@ def produce(server: InfluxServer, database: str, root: Path) -> Telemetry:
 
 def _write_config(lab: Lab, root: Path) -> Path:
     """The lab's agent config with a data dir, a status socket, snapshots every second."""
-    text = agent_config(lab.status())
-    text = text.replace(
-        "[agent]\n", f'[agent]\ndata_dir = "{root / "data"}"\nsnapshot_interval = "1s"\n', 1
+    text = agent_config(
+        lab.status(), root / "data", agent=['snapshot_interval = "1s"'], probing=_LAB_SPEED
     )
-    text = text.replace("[probing]\n", "[probing]\n" + _LAB_SPEED, 1)
     path = root / "agent.toml"
     path.write_text(text + f'\n[status]\nlisten = "{root / "status.sock"}"\n', encoding="utf-8")
     return path

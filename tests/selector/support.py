@@ -3,9 +3,9 @@
 import dataclasses
 from collections.abc import Callable, Sequence
 
+from bench.synthetic import Conditions, Event, Link, probe_stream, scheduled
 from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.selector import Decision, Selector, SelectorConfig
-from borderpath.selector.synthetic import Conditions, Event, Link, probe_stream, scheduled
 
 T0 = 1_700_000_000.0
 """A fixed start (2023-11-14 22:13:20 UTC) so runs are reproducible."""

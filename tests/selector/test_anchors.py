@@ -2,14 +2,14 @@
 
 import pytest
 
+from bench.anchors import ANCHORS
+from bench.synthetic import BLACKHOLE, Link, probe_stream
 from borderpath.selector import Selector
-from borderpath.selector.anchors import ANCHORS
-from borderpath.selector.synthetic import BLACKHOLE, Link, probe_stream
 from tests.selector.support import T0, pop, uplinks
 
 LINKS = {"ct": Link(46, 2), "cu": Link(32, 2), "cm": Link(44, 2)}
 ACTED_ON_AFTER = {"fortigate": (2.5, 3.5), "dpinger": (12, 16), "mwan3": (50, 64)}
-"""DOMAIN.md section 5: FortiGate 5 x 500 ms, dpinger about 15 s, mwan3 about 60 s."""
+"""docs/border.md: FortiGate 5 x 500 ms, dpinger about 15 s, mwan3 about 60 s."""
 
 
 def first_move(name: str, link: Link, at: float, horizon: float) -> float | None:

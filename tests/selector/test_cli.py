@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 from borderpath.agent.cli import main
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 from borderpath.storage.store import Store
 from tests.selector.support import T0, pop, uplinks
 from tests.selector.test_routes import lab_config, lan_leaves_by

@@ -1,8 +1,8 @@
 """Path state: fail fast, recover slowly, interference is not an outage."""
 
+from bench.synthetic import BLACKHOLE, Event, Link
 from borderpath.selector import Selector
 from borderpath.selector.config import SelectorConfig
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link
 from tests.selector.support import pop, scenario, simulate, states
 
 LINKS = {"ct": Link(46, 2), "cu": Link(32, 2), "cm": Link(44, 2)}

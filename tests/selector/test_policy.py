@@ -8,10 +8,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bench.synthetic import BLACKHOLE, Event, Link
 from borderpath.selector.config import AntiFlapConfig, SelectorConfig
 from borderpath.selector.health import State
 from borderpath.selector.policy import Candidate, PopMemory, decide
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link
 from tests.selector.support import INTERVAL, T0, TIMEOUT, Run, pop, scenario, simulate
 
 HEALTHY = {"ct": Link(46, 2, 0.005), "cu": Link(32, 2, 0.005), "cm": Link(44, 2, 0.005)}

@@ -4,9 +4,9 @@ import datetime
 import functools
 from pathlib import Path
 
+from bench.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 from borderpath.selector import Selector, SelectorConfig, replay
 from borderpath.selector.replay import ReplayReport, run
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 from borderpath.storage import StorageConfig, Store
 from tests.selector.support import T0, pop, uplinks
 

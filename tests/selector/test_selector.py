@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import borderpath.selector
+from bench.synthetic import BLACKHOLE, Event, Link
 from borderpath.core.errors import ConfigError
 from borderpath.selector import Selector, SelectorConfig
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link
 from tests.selector.support import pop, scenario, simulate, uplinks
 
 LINKS = {"ct": Link(46, 2, 0.005), "cu": Link(32, 2, 0.005), "cm": Link(44, 2, 0.005)}

@@ -4,11 +4,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from bench.synthetic import Event, Link
 from borderpath.core.records import PathSnapshot
 from borderpath.selector.config import SelectorConfig
 from borderpath.selector.health import State
 from borderpath.selector.sla import ClassTable, Verdict, explain, verdicts
-from borderpath.selector.synthetic import Event, Link
 from borderpath.selector.windows import Layout
 from tests.selector.support import pop, scenario, simulate
 

@@ -1,6 +1,6 @@
 """Synthetic streams: timeouts arrive after the timeout, events apply in their window."""
 
-from borderpath.selector.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
+from bench.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
 
 
 def test_lost_probes_arrive_one_timeout_later_and_events_end() -> None:

@@ -1,4 +1,4 @@
-"""Synthetic probe streams on a simulated clock, for tests, benchmarks and demos.
+"""Synthetic probe streams on a simulated clock, for tests and benchmarks.
 
 Each series is probed every ``interval``; a probe is lost with the link's loss and
 its timeout result arrives ``timeout`` later (as from a real engine), an answered one

@@ -1,4 +1,4 @@
-"""The competitors' defaults (DOMAIN.md section 5) as configurations of this selector.
+"""The competitors' defaults (docs/border.md) as configurations of this selector.
 
 Each anchor is a SelectorConfig plus the probing it assumes, so benchmarks run every
 policy through the same harness on the same streams and compare like with like. They
