@@ -1,6 +1,8 @@
 """``borderpath probe``, ``trace`` and ``responder`` as a user runs them."""
 
 import json
+import os
+import pty
 import subprocess
 from pathlib import Path
 
@@ -19,20 +21,20 @@ address = "198.51.100.99"
 QUICK_TRACE = '[trace]\nmax_hops = 16\nhop_timeout = "300ms"\n'
 
 
-def _borderpath(
-    lab: Lab, tmp_path: Path, *arguments: str, extra: str = ""
-) -> subprocess.CompletedProcess[str]:
+def _command(lab: Lab, tmp_path: Path, *arguments: str, extra: str = "") -> list[str]:
+    """``borderpath COMMAND --config <the lab's agent config + extra> ...`` in the branch."""
     config = tmp_path / "agent.toml"
     text = agent_config(lab.status()).replace("[trace]\n", QUICK_TRACE) + extra
     config.write_text(text, encoding="utf-8")
     argv = borderpath_argv(arguments[0], "--config", str(config))
-    return subprocess.run(
-        netns.exec_argv(lab.namespace("branch"), [*argv, *arguments[1:]]),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return netns.exec_argv(lab.namespace("branch"), [*argv, *arguments[1:]])
+
+
+def _borderpath(
+    lab: Lab, tmp_path: Path, *arguments: str, extra: str = ""
+) -> subprocess.CompletedProcess[str]:
+    command = _command(lab, tmp_path, *arguments, extra=extra)
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
 
 
 @pytest.mark.lab
@@ -66,6 +68,24 @@ def test_probe_exits_1_and_names_the_series_that_never_answered(
         f"{u}/void/icmp" for u in ("ct", "cu", "cm")
     }
     assert len(done.stdout.splitlines()) == 1 + 6  # the table is there all the same
+
+
+@pytest.mark.lab
+def test_probe_shows_its_progress_on_a_terminal_and_erases_it(
+    shared_lab: Lab, tmp_path: Path
+) -> None:
+    command = _command(shared_lab, tmp_path, "probe", "--duration", "2s", "--pop", "hkg")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=follower, check=False)
+        os.close(follower)
+        shown = os.read(leader, 65536).decode()
+    finally:
+        os.close(leader)
+    assert "probing 15 series (2s): 1 s, " in shown
+    # Erased at the end, so the table stands alone; only a silent series is said after it.
+    after = shown.rsplit("\r\x1b[K", 1)[1]
+    assert after == "" if done.returncode == 0 else after.startswith("borderpath: no answer on ")
 
 
 @pytest.mark.lab
