@@ -59,7 +59,9 @@ def run_demo(scenario: Path | None = None, chart: Path = Path("borderpath-demo.p
                 lab.down()
         database = workdir / "data" / "borderpath.db"
         print(summary(database, started))
-        draw_chart(database, started, chart)
+        with Progress() as progress:
+            progress.show(f"drawing {chart}...")
+            draw_chart(database, started, chart)
         print(f"\nChart of RTT and loss per path, switches marked: {chart}")
         print("Lab taken down.")
     return 0
