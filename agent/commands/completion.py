@@ -2,6 +2,7 @@
 the command's own parser, so it never lags behind a new option."""
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 SHELLS = ("bash", "zsh")
@@ -37,5 +38,5 @@ def _complete_files(parser: argparse.ArgumentParser, files: Any) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for subparser in action.choices.values():
                 _complete_files(subparser, files)
-        elif action.type is not None and getattr(action.type, "__name__", "") == "Path":
+        elif action.type is Path:
             action.complete = files  # type: ignore[attr-defined]
