@@ -30,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from borderpath.agent import capabilities
 from borderpath.agent.config import AgentConfig
+from borderpath.agent.jobs import JobTimer
 from borderpath.agent.route_labels import RouteLabels
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
@@ -59,6 +60,7 @@ class Agent:
         """Rows not yet exported, per table (refreshed by housekeeping)."""
         self._scheduler = AsyncIOScheduler()
         self._running_jobs: set[asyncio.Task[Any]] = set()
+        self.jobs = JobTimer()
         self.route_labels = RouteLabels(config)
         self.store: AsyncStore | None = None
         self.selector: Selector | None = None
@@ -103,6 +105,7 @@ class Agent:
         if config.storage.influxdb is not None:
             self.exporter = Exporter(path, config.storage.influxdb)
             self._exporting = asyncio.create_task(self.exporter.run())
+        await self.route_labels.prepare()
         self._schedule()
         self.status = StatusServer(config.status.listen, StatusView(self).routes())
         await self.status.start()
@@ -212,18 +215,23 @@ class Agent:
 
     def _schedule(self) -> None:
         agent = self.config.agent
-        jobs: list[tuple[Callable[[], Any], float]] = [
-            (self._tick, agent.tick),
-            (self._store_snapshots, agent.snapshot_interval),
-            (self._housekeeping, agent.housekeeping_interval),
+        jobs: list[tuple[str, Callable[[], Awaitable[None]], float]] = [
+            ("tick", self._tick, agent.tick),
+            ("snapshots", self._store_snapshots, agent.snapshot_interval),
+            ("housekeeping", self._housekeeping, agent.housekeeping_interval),
         ]
         if self.alerts is not None:
-            jobs.append((self._evaluate_alerts, self.config.alerts.interval))
+            jobs.append(("alerts", self._evaluate_alerts, self.config.alerts.interval))
         if self.route_labels.series:
-            jobs.append((self._trace_next, self.route_labels.step_s))
-        for job, seconds in jobs:
+            jobs.append(("trace", self._trace_next, self.route_labels.step_s))
+        for name, job, seconds in jobs:
             self._scheduler.add_job(
-                self._tracked(job), "interval", seconds=seconds, max_instances=1, coalesce=True
+                self._tracked(self.jobs.timed(name, seconds, job)),
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+                name=name,
             )
         self._scheduler.start()
 
@@ -239,7 +247,6 @@ class Agent:
             finally:
                 self._running_jobs.discard(task)
 
-        run.__name__ = getattr(job, "__name__", "job")
         return run
 
     async def _tick(self) -> None:

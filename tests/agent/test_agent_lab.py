@@ -59,7 +59,9 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         start_uplink = lan_uplink(lab, "hkg")
         assert start_uplink == status["pops"]["hkg"]["uplinks"][0]["uplink"]
         assert agent.get("/healthz").text == "ok\n"
-        assert "borderpath_path_loss{" in agent.get("/metrics").text
+        metrics = agent.get("/metrics").text
+        assert "borderpath_path_loss{" in metrics
+        assert 'borderpath_job_overruns_total{job="trace"} ' in metrics
 
         lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])
         moved_after = wait_for(lambda: lan_uplink(lab, "hkg") != start_uplink, timeout=10)
@@ -70,6 +72,7 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         agent.stop(signal.SIGKILL)
     assert our_routes(lab.namespace("branch")) == routes_before_stop
     assert "stopping" in agent.output() and "Traceback" not in agent.output()
+    assert "Execution of job" not in agent.output()  # APScheduler's words at every skip
 
     with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
         kinds = [event.kind for event in store.query_events(0)]
