@@ -14,6 +14,7 @@ import pytest
 
 from borderpath.lab import netns
 from borderpath.lab.agent_config import borderpath_argv
+from borderpath.lab.lab import Lab
 from borderpath.storage import Store
 from tests.agent.agent_process import AgentProcess, lan_uplink, write_config
 from tests.conftest import LabFactory
@@ -78,6 +79,75 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         kinds = [event.kind for event in store.query_events(0)]
         assert store.query_results(0, pop="hkg")
     assert "decision" in kinds and "route.replaced" in kinds and kinds[-1] == "agent.stop"
+
+
+def ip(lab: Lab, *argv: str) -> str:
+    return netns.run(["ip", "-n", lab.namespace("branch"), *argv])
+
+
+def probe_plumbing(lab: Lab) -> tuple[list[str], str]:
+    """The probe rules (priorities 1000-1005) and routes (proto 249) in the branch."""
+    rules = [line for line in ip(lab, "rule").splitlines() if line.startswith("100")]
+    return rules, ip(lab, "route", "show", "table", "all", "proto", "249")
+
+
+def decisions(agent: AgentProcess) -> int:
+    return agent.output().count(" action=")
+
+
+def quiet_for(agent: AgentProcess, seconds: float) -> bool:
+    """No decision for ``seconds`` (so what repairs the kernel next is the reconcile)."""
+    before = decisions(agent)
+    time.sleep(seconds)
+    return decisions(agent) == before
+
+
+def test_drift_is_repaired_within_one_interval_and_stop_takes_the_probe_plumbing(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    config.write_text(
+        config.read_text().replace("[agent]\n", '[agent]\nreconcile_interval = "2s"\n')
+    )
+    agent = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        wait_for(lambda: quiet_for(agent, 3.0), timeout=20, step=0.5)
+        decided = decisions(agent)
+        hkg, nrt = (str(lab.plan.pop(pop).prefix) for pop in ("hkg", "nrt"))
+        # By hand: a steering route and a steering rule go.
+        ip(lab, "route", "del", hkg, "table", "7211")
+        ip(lab, "rule", "del", "to", nrt, "priority", "25000")
+        repaired_after = wait_for(
+            lambda: (
+                f"to {nrt} lookup 7211" in ip(lab, "rule")
+                and ip(lab, "route", "show", "table", "7211", hkg) != ""
+            ),
+            timeout=4,
+        )
+        assert repaired_after <= 2.5
+        assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
+        if decisions(agent) == decided:  # else a decision's write may have repaired it first
+            assert f"route repaired: replace {hkg}" in agent.output()
+            assert f"route repaired: add rule to {nrt}" in agent.output()
+        # A probe rule's mark changes, a probe table loses its default route.
+        plumbing = probe_plumbing(lab)
+        ip(lab, "rule", "del", "priority", "1000")
+        ip(lab, "rule", "add", "priority", "1000", "fwmark", "0x9999", "lookup", "4251")
+        ip(lab, "route", "del", "default", "table", "4252", "proto", "249", "via", "100.64.2.1")
+        assert "fwmark 0x9999" in ip(lab, "rule")
+        assert wait_for(lambda: probe_plumbing(lab) == plumbing, timeout=4) <= 2.5
+        wait_for(lambda: quiet_for(agent, 2.0), timeout=20, step=0.5)
+        routes_before_stop = our_routes(lab.namespace("branch"))
+        assert agent.stop() == 0
+    finally:
+        agent.stop(signal.SIGKILL)
+    assert "probe plumbing repaired: rule priority 1000 fwmark 0x4251 lookup 4251" in (
+        agent.output()
+    )
+    assert our_routes(lab.namespace("branch")) == routes_before_stop
+    assert probe_plumbing(lab) == ([], "")
 
 
 def test_a_missing_interface_is_one_line_and_changes_nothing(
