@@ -274,3 +274,87 @@ def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
             assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
         finally:
             assert agent.stop() == 0
+
+
+def consistent_routes(lab: Lab) -> str:
+    """``ip route show table 7211 proto 211``, dumped again until no route change in the
+    namespace interrupted the dump (iproute2 then prints a partial table and a warning)."""
+    argv = ["ip", "-n", lab.namespace("branch"), "route", "show", "table", "7211", "proto", "211"]
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        if done.returncode == 0 and not done.stderr:
+            return done.stdout
+
+
+def steered_by(lab: Lab) -> dict[str, str]:
+    """Per PoP, the device its prefix is routed by in our table (absent: no route)."""
+    by_prefix = {str(lab.plan.pop(pop).prefix): pop for pop in lab.plan.topology.pop_names}
+    found = {}
+    for line in consistent_routes(lab).splitlines():
+        words = line.split()
+        if words[0] in by_prefix and "dev" in words:
+            found[by_prefix[words[0]]] = words[words.index("dev") + 1]
+    return found
+
+
+def test_kill_9_in_a_burst_of_moves_converges_and_touches_nothing_foreign(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    pops = lab.plan.topology.pop_names
+    # Foreign routes with another protocol, in our table and in main.
+    ip(
+        lab,
+        "route",
+        "add",
+        "198.19.77.0/24",
+        "via",
+        "100.64.1.1",
+        "table",
+        "7211",
+        "proto",
+        "static",
+    )
+    ip(lab, "route", "add", "198.19.78.0/24", "via", "100.64.2.1", "proto", "static")
+    foreign = ip(lab, "route", "show", "table", "all", "proto", "static")
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        wait_for(lambda: quiet_for(agent, 2.0), timeout=20, step=0.5)
+        used = set(steered_by(lab).values())
+        survivor = next(u for u in ("cm", "cu", "ct") if u not in used)
+        # Every path but the survivor's goes dark: every PoP moves, each when its own
+        # probes say so, within about a second.
+        lab.apply(
+            [
+                {"uplink": uplink, "pop": pop, "blackhole": True}
+                for uplink in ("ct", "cu", "cm")
+                if uplink != survivor
+                for pop in pops
+            ]
+        )
+        wait_for(lambda: survivor in steered_by(lab).values(), timeout=10, step=0.002)
+    finally:
+        agent.stop(signal.SIGKILL)
+    at_kill = steered_by(lab)
+    # No PoP without a route, even mid-burst.
+    assert sorted(at_kill) == sorted(pops), consistent_routes(lab)
+    restarted = AgentProcess(lab, config)
+    try:
+        try:
+            wait_for(lambda: set(steered_by(lab).values()) == {survivor}, timeout=10)
+        except AssertionError:
+            raise AssertionError(f"{steered_by(lab)}\n{restarted.output()}") from None
+        assert all(lan_uplink(lab, pop) == survivor for pop in pops)
+        choices = restarted.status()["pops"]
+        assert {pop: choices[pop]["uplinks"][0]["uplink"] for pop in pops} == dict.fromkeys(
+            pops, survivor
+        )
+    finally:
+        assert restarted.stop() == 0
+    assert ip(lab, "route", "show", "table", "all", "proto", "static") == foreign
+    moved = sum(device == survivor for device in at_kill.values())
+    print(f"killed with {moved} of {len(pops)} PoPs moved")  # shown with pytest -s
+    with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
+        assert store.integrity_check() == "ok"
