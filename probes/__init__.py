@@ -8,6 +8,8 @@ The public surface (everything else is private to the package)::
     Plumbing(uplinks, probing)      apply(); remove(); plan()
     ProbeResult, ErrorKind, PROTOCOLS, SeriesCounters
     trace_path(target, mark, source, trace_config) -> TraceResult   (scapy, lazily)
+    longest_trace_s(trace_config): the longest a trace_path call waits
+    prepare_traces(): load scapy off the loop before the first trace
     Classifier(extra_prefixes).label(hops); LabelTracker(agree).observe(label)
 
 The PoP side lives in ``borderpath.probes.responder`` (Responder, ResponderConfig, and
@@ -19,7 +21,7 @@ from borderpath.probes.classify import Classifier, LabelTracker
 from borderpath.probes.engine import Engine
 from borderpath.probes.plumbing import Plumbing
 from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
-from borderpath.probes.trace import TraceResult, trace_path
+from borderpath.probes.trace import TraceResult, longest_trace_s, prepare_traces, trace_path
 from borderpath.probes.transport import SeriesCounters
 
 __all__ = [
@@ -32,5 +34,7 @@ __all__ = [
     "ProbeResult",
     "SeriesCounters",
     "TraceResult",
+    "longest_trace_s",
+    "prepare_traces",
     "trace_path",
 ]

@@ -18,6 +18,8 @@ def test_exported_names() -> None:
             "ProbeResult",
             "SeriesCounters",
             "TraceResult",
+            "longest_trace_s",
+            "prepare_traces",
             "trace_path",
         ]
     )
