@@ -71,7 +71,8 @@ async def _test(site: str, config: "AlertsConfig") -> int:
     async with httpx.AsyncClient(timeout=config.timeout) as client:
         for hook in config.webhooks:
             try:
-                await post(client, hook, [test_notice(site, time.time())], site, 0)
+                now = time.time()
+                await post(client, hook, [test_notice(site, now)], site, config, now=now)
                 print(f"{hook.key}: ok ({hook.format})")
             except BorderpathError as exc:
                 failed += 1
