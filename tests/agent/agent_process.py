@@ -1,5 +1,6 @@
 """Run the real agent in a lab's branch namespace, as an operator would."""
 
+import http.client
 import json
 import signal
 import subprocess
@@ -12,23 +13,29 @@ import httpx
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
+from tests import ecosystem
 
 START_TIMEOUT_S = 20.0
 
 
-def write_config(lab: Lab, directory: Path, extra: str = "") -> Path:
-    """The lab's agent config with the data and status socket in ``directory``."""
+def write_config(lab: Lab, directory: Path, extra: str = "", port: int | None = None) -> Path:
+    """The lab's agent config with the data in ``directory``; its status API on the
+    branch's loopback ``port``, or (None) on a unix socket in ``directory``."""
     text = agent_config(lab.status())
     text = text.replace("[agent]\n", f'[agent]\ndata_dir = "{directory / "data"}"\n', 1)
-    text += f'\n[status]\nlisten = "{directory / "status.sock"}"\n{extra}'
+    listen = directory / "status.sock" if port is None else f"127.0.0.1:{port}"
+    text += f'\n[status]\nlisten = "{listen}"\n{extra}'
     path = directory / "agent.toml"
     path.write_text(text)
     return path
 
 
 class AgentProcess:
-    def __init__(self, lab: Lab, config: Path, prefix: list[str] | None = None) -> None:
-        self.lab, self.config = lab, config
+    def __init__(
+        self, lab: Lab, config: Path, prefix: list[str] | None = None, port: int | None = None
+    ) -> None:
+        """``port``: the one given to write_config (None: the unix socket)."""
+        self.lab, self.config, self.port = lab, config, port
         self.socket = config.parent / "status.sock"
         self.log = config.parent / "agent.log"
         argv = borderpath_argv("agent", "run", "--config", str(config))
@@ -41,11 +48,13 @@ class AgentProcess:
         self._wait_answering()
 
     def status(self) -> dict[str, Any]:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=3) as client:
-            document: dict[str, Any] = client.get("http://agent/status").json()
+        document: dict[str, Any] = self.get("/status").json()
         return document
 
     def get(self, path: str) -> httpx.Response:
+        if self.port is not None:
+            status, body = ecosystem.get(self.lab.namespace("branch"), self.port, path, timeout=3)
+            return httpx.Response(status, content=body)
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket)), timeout=3) as client:
             return client.get(f"http://agent{path}")
 
@@ -72,7 +81,7 @@ class AgentProcess:
             try:
                 self.status()
                 return
-            except (httpx.HTTPError, OSError, json.JSONDecodeError):
+            except (httpx.HTTPError, http.client.HTTPException, OSError, json.JSONDecodeError):
                 time.sleep(0.1)
         self.stop()
         raise AssertionError(f"the agent did not answer in time: {self.output()[-2000:]}")
