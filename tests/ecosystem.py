@@ -71,9 +71,9 @@ def _wait_ready(namespace: str, port: int, process: subprocess.Popen[bytes], log
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{process.args} exited: {log.read_text()[-2000:]}")
+            raise AssertionError(f"{log.name}: exited: {log.read_text()[-2000:]}")
         with contextlib.suppress(OSError, http.client.HTTPException):
             if get(namespace, port, "/-/ready")[0] == 200:
                 return
         time.sleep(0.2)
-    raise AssertionError(f"{process.args} not ready in time: {log.read_text()[-2000:]}")
+    raise AssertionError(f"{log.name}: not ready in time: {log.read_text()[-2000:]}")
