@@ -1,10 +1,12 @@
 """Run the real agent in a lab's branch namespace, as an operator would."""
 
+import contextlib
 import http.client
 import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,22 @@ class AgentProcess:
                 time.sleep(0.1)
         self.stop()
         raise AssertionError(f"the agent did not answer in time: {self.output()[-2000:]}")
+
+
+@contextlib.contextmanager
+def running_agent(lab: Lab, config: Path, settle_s: float) -> Iterator[AgentProcess]:
+    """The agent, once every PoP has a choice and ``settle_s`` more have passed; stopped
+    after the block, which must leave no traceback in its output."""
+    agent = AgentProcess(lab, config)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while len(agent.status()["pops"]) < len(lab.plan.pops) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(settle_s)
+        yield agent
+    finally:
+        agent.stop()
+    assert "Traceback" not in agent.output()
 
 
 def lan_uplink(lab: Lab, pop: str) -> str:

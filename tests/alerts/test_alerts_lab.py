@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from borderpath.lab.lab import Lab
-from tests.agent.agent_process import AgentProcess, write_config
+from tests.agent.agent_process import AgentProcess, running_agent, write_config
 from tests.agent.test_agent_lab import wait_for
-from tests.alerts.receiver import Receiver
-from tests.conftest import unique_lab_name
+from tests.alerts.receiver import Receiver, lab_with_receiver
 
 pytestmark = pytest.mark.lab
 
@@ -36,6 +35,7 @@ retry_max = "1s"
 hold = "2s"
 [alerts.interference]
 window = "5s"
+lost_in_row = 2  # quic every 5 s: two lost take 10 s, within the engine's 15 s of facts
 [alerts.steering]
 flap_switches = 8  # each test's fault moves PoPs away and back: they add up over the module
 [[alerts.webhooks]]
@@ -74,23 +74,11 @@ class Border:
 
 @pytest.fixture(scope="module")
 def border(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Border]:
-    name = unique_lab_name()
-    lab = Lab.up(name)
-    receiver = Receiver(lab.namespace("branch")).start()
-    agent = None
-    try:
-        directory: Path = tmp_path_factory.mktemp("alerts")
+    directory: Path = tmp_path_factory.mktemp("alerts")
+    with lab_with_receiver() as (lab, receiver):
         config = write_config(lab, directory, ALERTS.format(url=receiver.url))
-        agent = AgentProcess(lab, config)
-        wait_for(lambda: len(agent.status()["pops"]) == 5, timeout=15)
-        time.sleep(5)  # the selector's first choices settle
-        yield Border(lab, agent, receiver)
-    finally:
-        if agent is not None:
-            agent.stop()
-        receiver.stop()
-        Lab(name).down()
-    assert "Traceback" not in agent.output()
+        with running_agent(lab, config, settle_s=5) as agent:  # first choices settle
+            yield Border(lab, agent, receiver)
 
 
 def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
