@@ -59,7 +59,7 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         start_uplink = lan_uplink(lab, "hkg")
         assert start_uplink == status["pops"]["hkg"]["uplinks"][0]["uplink"]
         assert agent.get("/healthz").text == "ok\n"
-        assert "borderpath_path_loss{" in agent.get("/metrics").text
+        assert "borderpath_path_loss_ratio{" in agent.get("/metrics").text
 
         lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])
         moved_after = wait_for(lambda: lan_uplink(lab, "hkg") != start_uplink, timeout=10)
