@@ -113,6 +113,9 @@ def test_the_test_alert_is_notified_then_resolves_by_itself(noc: Noc) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith(
+        "ok (alertmanager): notified after its group_wait, resolved by itself in 4s\n"
+    )
     fired = noc.wait_for(lambda b: group(b, "agent", "firing", ["borderpath_test"]), 10)
     assert fired["groupLabels"] == {"site": fired["commonLabels"]["site"], "scope": "agent"}
     noc.wait_for(lambda b: group(b, "agent", "resolved", ["borderpath_test"]), 15)
