@@ -8,6 +8,7 @@ the agent already count. Times are in seconds and fractions are ratios (base uni
 """
 
 import importlib.metadata
+import math
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -18,11 +19,13 @@ from prometheus_client.registry import Collector
 
 from borderpath.alerts.config import SEVERITIES
 from borderpath.core.records import PathSnapshot
+from borderpath.selector.health import State
 
 if TYPE_CHECKING:
     from borderpath.agent.service import Agent
 
-STATES = ("up", "degraded", "interfered", "down")
+STATES = tuple(state.label for state in State)
+"""up, degraded, interfered, down, unknown (not judged yet)."""
 PATH_LABELS = ["uplink", "carrier", "pop"]
 MS = 1e-3
 ALERT_DROPS = "dropped_alerts"
@@ -54,6 +57,7 @@ def render(agent: "Agent") -> tuple[str, bytes]:
 class AgentCollector(Collector):
     def __init__(self, agent: "Agent") -> None:
         self.agent = agent
+        self.carriers = {uplink.name: uplink.carrier for uplink in agent.config.uplinks}
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily]:
         version = importlib.metadata.version("borderpath")
@@ -67,25 +71,24 @@ class AgentCollector(Collector):
         yield from self._alerts()
 
     def _path_labels(self, snapshot: PathSnapshot) -> list[str]:
-        carrier = self.agent.config.uplink(snapshot.uplink).carrier
-        return [snapshot.uplink, carrier, snapshot.pop]
+        return [snapshot.uplink, self.carriers[snapshot.uplink], snapshot.pop]
 
     def _paths(self, snapshots: list[PathSnapshot]) -> Iterator[GaugeMetricFamily]:
         for name, (field, help_text, scale) in PATH_GAUGES.items():
             family = GaugeMetricFamily(name, help_text, labels=PATH_LABELS)
             for snapshot in snapshots:
                 value = getattr(snapshot, field)
-                if value is not None:  # nothing measured yet: no sample, not a zero
+                if value is not None and math.isfinite(value):  # else no sample, never a 0
                     family.add_metric(self._path_labels(snapshot), value * scale)
             yield family
         up = GaugeMetricFamily(
             "borderpath_path_up",
-            "1 while the path answers (any state but down), else 0.",
+            "1 while the path answers (up, degraded or interfered), else 0.",
             labels=PATH_LABELS,
         )
         state = GaugeMetricFamily(
             "borderpath_path_state",
-            "1 for the state the path is in (up, degraded, interfered, down), 0 for the others.",
+            f"1 for the state the path is in ({', '.join(STATES)}), 0 for the others.",
             labels=[*PATH_LABELS, "state"],
         )
         selected = GaugeMetricFamily(
@@ -95,7 +98,7 @@ class AgentCollector(Collector):
         )
         for snapshot in snapshots:
             labels = self._path_labels(snapshot)
-            up.add_metric(labels, int(snapshot.state != "down"))
+            up.add_metric(labels, int(State[snapshot.state.upper()] < State.DOWN))
             selected.add_metric(labels, int(snapshot.selected))
             for name in STATES:
                 state.add_metric([*labels, name], int(snapshot.state == name))
