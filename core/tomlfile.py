@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from borderpath.core.errors import ConfigError
+from borderpath.core.model import LocatedError
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -22,11 +23,19 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """The parsed document and its text; a missing or malformed file is a ConfigError."""
+    """The parsed document and its text; a missing or malformed file is a ConfigError,
+    whatever its bytes."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not a text file: byte 0x{data[exc.start]:02x} is not UTF-8"
+        ) from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -35,6 +44,10 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         where = f"{path}:{line.group(1)}" if line else str(path)
         reason = _TOML_POSITION.sub("", message).strip()
         raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
@@ -55,13 +68,20 @@ def validate_document(
         return model.model_validate(document, context=context)
     except pydantic.ValidationError as exc:
         errors = exc.errors()
-        location = _keys(errors[0]["loc"])
+        location = _location(errors[0])
         # A union (e.g. IPv4 or IPv6) fails once per member: say why for each.
-        same = [error for error in errors if _keys(error["loc"]) == location]
+        same = [error for error in errors if _location(error) == location]
         message = "; ".join(dict.fromkeys(_message(error) for error in same)) + _given(same[0])
         line = find_line(text, location)
         where = f"{path}:{line}" if line else str(path)
         raise ConfigError(f"{where}: {describe_location(location)}: {message}") from None
+
+
+def _location(error: Any) -> tuple[int | str, ...]:
+    """Where in the file: the error's keys, and deeper where a validator said so."""
+    cause = error.get("ctx", {}).get("error")
+    deeper = cause.location if isinstance(cause, LocatedError) else ()
+    return _keys(error["loc"]) + tuple(deeper)
 
 
 def _keys(location: Sequence[int | str]) -> tuple[int | str, ...]:
@@ -74,6 +94,7 @@ def _keys(location: Sequence[int | str]) -> tuple[int | str, ...]:
     )
 
 
+_NUMBER_TYPES = {"int_type", "float_type", "bool_type"}
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
@@ -92,6 +113,8 @@ def _message(error: Any) -> str:
         return "unknown key (check its spelling, see the documentation for the valid keys)"
     if error["type"] == "missing":
         return "required key is missing"
+    if error["type"] in _NUMBER_TYPES and isinstance(error.get("input"), str):
+        return f"{message}: write it without quotes"
     return message
 
 
@@ -100,7 +123,14 @@ def _given(error: Any) -> str:
     if error["type"] in ("extra_forbidden", "missing") or "input" not in error:
         return ""
     value = error["input"]
-    return "" if isinstance(value, dict | list) else f" (got {value!r})"
+    if isinstance(value, dict | list):
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) <= GIVEN_LENGTH else text[: GIVEN_LENGTH - 3] + '...'})"
+
+
+GIVEN_LENGTH = 60
+"""Longest value quoted back: a 400-digit number is recognised by its start."""
 
 
 def find_line(text: str, location: Sequence[int | str]) -> int | None:
