@@ -1,6 +1,7 @@
 """The ``borderpath`` command: one sub-command per job, each error one line."""
 
 import argparse
+import importlib.metadata
 import sys
 
 from borderpath.agent.commands import agent, alerts, probes, selector, storage
@@ -10,6 +11,7 @@ from borderpath.lab import cli as lab_cli
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="borderpath", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"borderpath {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (agent, probes, storage, selector, alerts, lab_cli):
         module.add_commands(commands)
@@ -24,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): nothing left to say
         return 0
     return result
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("borderpath")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that is not installed
+        return "(not installed)"
 
 
 if __name__ == "__main__":

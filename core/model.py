@@ -21,7 +21,14 @@ class StrictModel(pydantic.BaseModel):
 _FROM_TEXT = pydantic.Strict(False)
 """TOML has no path or address type: these are written as strings, and parsed from them."""
 
-FilePath = Annotated[Path, _FROM_TEXT]
+
+def _no_nul(path: Path) -> Path:
+    if "\x00" in str(path):
+        raise ValueError("a path cannot hold a NUL character")
+    return path
+
+
+FilePath = Annotated[Path, _FROM_TEXT, pydantic.AfterValidator(_no_nul)]
 IPv4Address = Annotated[ipaddress.IPv4Address, _FROM_TEXT]
 IPv6Address = Annotated[ipaddress.IPv6Address, _FROM_TEXT]
 IPAddress = IPv4Address | IPv6Address

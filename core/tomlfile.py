@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from borderpath.core.errors import ConfigError
+from borderpath.core.errors import Mistake
 from borderpath.core.model import LocatedError
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -28,26 +28,29 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from exc
+        raise Mistake(path, None, "", f"cannot read the file ({exc.strerror})") from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{path}:{line}: not a text file: byte 0x{data[exc.start]:02x} is not UTF-8"
-        ) from None
+        byte = data[exc.start]
+        raise Mistake(path, line, "", f"not a text file: byte {byte:#04x} is not UTF-8") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = _TOML_POSITION.search(message)
-        where = f"{path}:{line.group(1)}" if line else str(path)
         reason = _TOML_POSITION.sub("", message).strip()
-        raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
+        raise Mistake(
+            path, int(line.group(1)) if line else None, "", f"not valid TOML: {reason}"
+        ) from exc
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+        raise Mistake(
+            path, None, "", "not valid TOML: arrays or tables nested too deeply"
+        ) from None
     except ValueError as exc:  # an integer longer than Python converts (4300 digits)
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        reason = str(exc).split(";")[0]
+        raise Mistake(path, None, "", f"not valid TOML: {reason}") from None
 
 
 def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
@@ -72,9 +75,9 @@ def validate_document(
         # A union (e.g. IPv4 or IPv6) fails once per member: say why for each.
         same = [error for error in errors if _location(error) == location]
         message = "; ".join(dict.fromkeys(_message(error) for error in same)) + _given(same[0])
-        line = find_line(text, location)
-        where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: {describe_location(location)}: {message}") from None
+        raise Mistake(
+            path, find_line(text, location), describe_location(location), message
+        ) from None
 
 
 def _location(error: Any) -> tuple[int | str, ...]:

@@ -33,7 +33,10 @@ class UplinkConfig(StrictModel):
     carrier: str = pydantic.Field(
         description="Carrier, e.g. china-telecom, china-unicom, china-mobile."
     )
-    interface: str = pydantic.Field(description="The router's interface on this uplink.")
+    interface: str = pydantic.Field(
+        pattern=r"^[^\s/:\x00]{1,15}$",
+        description="The router's interface on this uplink.",
+    )
     gateway: IPAddress = pydantic.Field(description="Next hop on this uplink.")
     source: IPAddress | None = pydantic.Field(
         None, description="Source address of probes on this uplink (default: the interface's)."

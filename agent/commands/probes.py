@@ -4,9 +4,9 @@ import argparse
 import asyncio
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
+from borderpath.agent.commands import add_config_option
 from borderpath.core.errors import ConfigError
 
 DEFAULT_DURATION_S = 10.0
@@ -17,7 +17,7 @@ def add_commands(commands: Any) -> None:
     probe = commands.add_parser(
         "probe", help="probe every path now (no storage, no steering) and print what was seen"
     )
-    probe.add_argument("--config", type=Path, required=True, help="agent TOML file")
+    add_config_option(probe)
     probe.add_argument("--once", action="store_true", help="one round of every series")
     probe.add_argument(
         "--duration", type=float, default=DEFAULT_DURATION_S, help="seconds to probe without --once"
@@ -34,7 +34,7 @@ def add_commands(commands: Any) -> None:
     probe.set_defaults(run=_probe)
 
     trace = commands.add_parser("trace", help="traceroute one path and label its backbone")
-    trace.add_argument("--config", type=Path, required=True, help="agent TOML file")
+    add_config_option(trace)
     trace.add_argument("--uplink", required=True)
     trace.add_argument("--pop", required=True)
     trace.add_argument("--protocol", choices=("tcp", "udp", "icmp"), help="default: [trace]")
