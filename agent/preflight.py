@@ -11,9 +11,11 @@ Each mistake is a ``Mistake``: ``FILE[:LINE]: key: message``, the line found aga
 the text from the key (``core/tomlfile.py``).
 """
 
+import dataclasses
 import os
 import socket
 import ssl
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from borderpath.core.errors import Mistake
 from borderpath.core.tomlfile import describe_location, find_line, read_toml, validate_document
 from borderpath.probes.plumbing import FAMILIES, PROTO, Plumbing
 
+MAX_FILE_BYTES = 1 << 20
+"""A CA bundle is a few hundred KiB, a secret a few bytes."""
 Location = tuple[int | str, ...]
 Problem = tuple[Location, str]
 """A mistake before it is placed in the file: the key's location and the sentence."""
@@ -82,12 +86,13 @@ def _secrets(config: AgentConfig) -> Iterator[Problem]:
     file, variable = getattr(influx, f"{needed}_file"), getattr(influx, f"{needed}_env")
     where: Location = ("storage", "influxdb", f"{needed}_file" if file else f"{needed}_env")
     if file is not None:
+        problem = _not_a_small_file(file)
+        if problem is not None:
+            yield where, problem
+            return
         try:
             secret = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            yield where, f"cannot read {file} ({exc.strerror})"
-            return
-        except UnicodeDecodeError:
+        except (OSError, UnicodeDecodeError):
             yield where, f"{file} is not a text file"
             return
     elif variable not in os.environ:
@@ -104,12 +109,29 @@ def _ca_files(config: AgentConfig) -> Iterator[Problem]:
     for index, pop in enumerate(config.pops):
         if pop.tls_ca_file is None:
             continue
+        problem = _not_a_small_file(pop.tls_ca_file)
+        if problem is not None:
+            yield ("pops", index, "tls_ca_file"), problem
+            continue
         try:
             ssl.create_default_context(cafile=str(pop.tls_ca_file))
-        except ssl.SSLError:
+        except (ssl.SSLError, ValueError):
             yield ("pops", index, "tls_ca_file"), f"{pop.tls_ca_file} holds no PEM certificate"
-        except OSError as exc:
-            yield ("pops", index, "tls_ca_file"), f"cannot read {pop.tls_ca_file} ({exc.strerror})"
+
+
+def _not_a_small_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a secret or a CA file (a device, a pipe, a disk image)."""
+    try:
+        status = path.stat()
+    except OSError as exc:
+        return f"cannot read {path} ({exc.strerror})"
+    if not stat.S_ISREG(status.st_mode):
+        return f"{path} is not a regular file"
+    if status.st_size > MAX_FILE_BYTES:
+        return f"{path} is {status.st_size} bytes: not a secret or a CA file"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {path} (Permission denied)"
+    return None
 
 
 def _kernel(owners: Sequence[AgentConfig]) -> Iterator[Problem]:
@@ -123,70 +145,71 @@ def _kernel(owners: Sequence[AgentConfig]) -> Iterator[Problem]:
     except OSError as exc:
         yield (), f"cannot read this router's rules and routes ({exc.strerror})"
         return
-    config = owners[0]
-    yield from _rules_apart(config, [r for r in rules if not _ours(r, owners)])
-    yield from _routes_apart(config, routes, {o.selector.routes.proto for o in owners})
-
-
-def _ours(rule: Any, owners: Sequence[AgentConfig]) -> bool:
-    """A rule that the probe plumbing or the route writer of one of ``owners`` makes."""
-    priority, table = rule.get("priority") or 0, rule.get("table")
-    for config in owners:
-        steering = config.selector.routes
-        if (priority, table) == (steering.rule_priority, steering.table):
-            return True
-        for entry in Plumbing(config.uplinks, config.probing).plan():
-            if table == entry["table"] and priority in (
-                entry["mark_priority"],
-                entry["source_priority"],
-            ):
-                return True
-    return False
-
-
-def _rules_apart(config: AgentConfig, foreign: list[Any]) -> Iterator[Problem]:
-    plan = Plumbing(config.uplinks, config.probing).plan()
-    steering = config.selector.routes
-    priorities = {p: ("probing", "rule_priority") for e in plan for p in _priorities(e)}
-    priorities[steering.rule_priority] = ("selector", "routes", "rule_priority")
-    tables = {e["table"]: ("probing", "table_base") for e in plan}
-    tables[steering.table] = ("selector", "routes", "table")
-    marks = {e["mark"] for e in plan}
-    for rule in foreign:
+    ours = [_Numbers.of(config) for config in owners]
+    mine = ours[0]
+    for rule in rules:
         priority, table = rule.get("priority") or 0, rule.get("table")
-        described = f"a rule of another program (priority {priority}, lookup {table})"
-        if priority in priorities:
-            yield priorities[priority], f"priority {priority} is taken by {described}"
-        elif table in tables:
-            yield tables[table], f"table {table} is looked up by {described}"
-        elif rule.get("fwmark") in marks:
-            mark = rule.get("fwmark")
-            yield ("probing", "fwmark_base"), f"mark {mark:#x} is matched by {described}"
+        if any((priority, table) in numbers.rules for numbers in ours):
+            continue
+        foreign = f"a rule of another program (priority {priority}, lookup {table})"
+        if priority in mine.priorities:
+            yield mine.priorities[priority], f"priority {priority} is taken by {foreign}"
+        elif table in mine.tables:
+            yield mine.tables[table], f"table {table} is looked up by {foreign}"
+        elif rule.get("fwmark") in mine.marks:
+            yield PROBE_MARKS, f"mark {rule.get('fwmark'):#x} is matched by {foreign}"
+    yield from _routes_apart(mine, routes, {numbers.proto for numbers in ours})
 
 
-def _priorities(entry: dict[str, Any]) -> tuple[int, int]:
-    return entry["mark_priority"], entry["source_priority"]
+PROBE_PRIORITY: Location = ("probing", "rule_priority")
+PROBE_TABLES: Location = ("probing", "table_base")
+PROBE_MARKS: Location = ("probing", "fwmark_base")
+STEERING_PRIORITY: Location = ("selector", "routes", "rule_priority")
+STEERING_TABLE: Location = ("selector", "routes", "table")
+STEERING_PROTO: Location = ("selector", "routes", "proto")
 
 
-def _routes_apart(config: AgentConfig, routes: list[Any], ours: set[int]) -> Iterator[Problem]:
+@dataclasses.dataclass(frozen=True)
+class _Numbers:
+    """The kernel numbers a config uses, each with the key that sets it."""
+
+    rules: set[tuple[int, int]]
+    """(priority, table) of every rule the probe plumbing and the route writer make."""
+    priorities: dict[int, Location]
+    tables: dict[int, Location]
+    marks: set[int]
+    proto: int
+
+    @classmethod
+    def of(cls, config: AgentConfig) -> "_Numbers":
+        plan = Plumbing(config.uplinks, config.probing).plan()
+        steering = config.selector.routes
+        probe_rules = {
+            (entry[kind], entry["table"])
+            for entry in plan
+            for kind in ("mark_priority", "source_priority")
+        }
+        return cls(
+            rules=probe_rules | {(steering.rule_priority, steering.table)},
+            priorities={priority: PROBE_PRIORITY for priority, _ in probe_rules}
+            | {steering.rule_priority: STEERING_PRIORITY},
+            tables={entry["table"]: PROBE_TABLES for entry in plan}
+            | {steering.table: STEERING_TABLE},
+            marks={entry["mark"] for entry in plan},
+            proto=steering.proto,
+        )
+
+
+def _routes_apart(mine: _Numbers, routes: list[Any], protos: set[int]) -> Iterator[Problem]:
     """Our tables hold only our routes; our protocol marks no route elsewhere."""
-    probe_tables = {e["table"] for e in Plumbing(config.uplinks, config.probing).plan()}
-    steering = config.selector.routes
     reported: set[str] = set()
     for route in routes:
         table, proto = route.get("table"), route.get("proto")
-        if table in probe_tables and proto != PROTO:
-            problem = ("probing", "table_base"), f"table {table} holds routes of another program"
-        elif table == steering.table and proto not in ours:
-            problem = (
-                ("selector", "routes", "table"),
-                (f"table {table} holds routes of another program (protocol {proto})"),
-            )
-        elif proto == steering.proto and table != steering.table:
-            problem = (
-                ("selector", "routes", "proto"),
-                (f"protocol {proto} marks routes of another program (in table {table})"),
-            )
+        where = mine.tables.get(table)
+        if where is not None and proto not in ({PROTO} if where == PROBE_TABLES else protos):
+            problem = where, f"table {table} holds routes of another program (protocol {proto})"
+        elif where is None and proto == mine.proto:
+            problem = STEERING_PROTO, f"protocol {proto} marks routes in table {table} too"
         else:
             continue
         if problem[1] not in reported:  # one line per table, not one per route

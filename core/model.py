@@ -8,14 +8,17 @@ import pydantic
 
 from borderpath.core.durations import parse_duration
 
+_NOT_COERCED = pydantic.ConfigDict(strict=True, allow_inf_nan=False)
+"""Given apart so that the pydantic mypy plugin, which types the constructor of a strict
+model, keeps it untyped: code builds sections from text (addresses, paths) too, which
+these models parse (see _FROM_TEXT)."""
+
 
 class StrictModel(pydantic.BaseModel):
     """A file section: unknown keys are mistakes, values are not coerced across types
     (``port = "443"`` and ``enabled = 1`` are refused), and no number is infinite or NaN."""
 
-    model_config = pydantic.ConfigDict(
-        extra="forbid", frozen=True, strict=True, allow_inf_nan=False
-    )
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, **_NOT_COERCED)
 
 
 _FROM_TEXT = pydantic.Strict(False)

@@ -39,11 +39,10 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
-        line = _TOML_POSITION.search(message)
+        position = _TOML_POSITION.search(message)
+        at = int(position.group(1)) if position else None
         reason = _TOML_POSITION.sub("", message).strip()
-        raise Mistake(
-            path, int(line.group(1)) if line else None, "", f"not valid TOML: {reason}"
-        ) from exc
+        raise Mistake(path, at, "", f"not valid TOML: {reason}") from exc
     except RecursionError:
         raise Mistake(
             path, None, "", "not valid TOML: arrays or tables nested too deeply"
