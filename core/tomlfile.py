@@ -143,6 +143,7 @@ def find_line(text: str, location: Sequence[int | str]) -> int | None:
     table: list[str] = []
     section = -1  # the header line of the current section; -1 is the top level
     found: int | None = None
+    exact: int | None = None  # found as the part's own key, header or entry, not a child's
     inline = False  # inside a value written on one line: deeper parts have no line of their own
     for part in location:
         if inline:
@@ -153,23 +154,26 @@ def find_line(text: str, location: Sequence[int | str]) -> int | None:
             if part >= len(matches):
                 break
             section = matches[part]
-            found = section + 1
+            found = exact = section + 1
             continue
         body_end = next((index for index in starts if index > section), len(lines))
         key = re.compile(rf"^\s*\"?{re.escape(part)}\"?\s*=")
         hit = next((i for i in range(section + 1, body_end) if key.match(lines[i])), None)
         table.append(part)
         if hit is not None:
-            found, inline = hit + 1, True
+            found = exact = hit + 1
+            inline = True
             continue
         name = ".".join(table)
         header = next((index for index, h in headers if h is not None and h[0] == name), None)
         if header is not None:
-            found = header + 1
+            found = exact = header + 1
             if headers[header][1] == (name, False):
                 section = header
         elif child := next((i for i, h in headers if h and h[0].startswith(name + ".")), None):
             found = child + 1  # a table written only as [name.child] headers
+        else:
+            return exact  # not in the file (a default): a child of its parent is no place
     return found
 
 

@@ -88,10 +88,11 @@ def test_a_missing_interface_is_one_line_and_changes_nothing(
     done = subprocess.run(
         netns.exec_argv(lab.namespace("branch"), argv), capture_output=True, text=True, check=False
     )
+    line = config.read_text().splitlines().index('interface = "eth9"') + 1
     assert done.returncode == 2
     assert done.stderr == (
-        f"borderpath: {config}: uplinks[cu].interface: this router has no interface named 'eth9' "
-        "(see 'ip link')\n"
+        f"borderpath: {config}:{line}: uplinks[1].interface: this router has no interface "
+        "named 'eth9' (see 'ip link')\n"
     )
     assert netns.run(["ip", "-n", lab.namespace("branch"), "rule"]) == rules
 
@@ -130,14 +131,41 @@ def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
         config.write_text(good.replace('site = "lab-', 'site = "renamed-'))
         agent.process.send_signal(signal.SIGHUP)
         wait_for(lambda: agent.status()["site"].startswith("renamed-"), timeout=10)
-        config.write_text(good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"'))
-        agent.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: "reload refused" in agent.output(), timeout=5)
-        assert agent.status()["site"].startswith("renamed-")
-        assert agent.process.poll() is None
+        bad = {
+            "a wrong value": good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"'),
+            "binary garbage": bytes(range(256)) * 4,
+            "5,000-deep nesting": "a = " + "[" * 5000 + "]" * 5000,
+            "a missing interface": good.replace('interface = "cu"', 'interface = "eth9"'),
+            "a foreign rule on our priority": good,
+        }
+        for count, (what, content) in enumerate(bad.items(), start=1):
+            if what == "a foreign rule on our priority":
+                netns.run(
+                    [
+                        "ip",
+                        "-n",
+                        lab.namespace("branch"),
+                        "rule",
+                        "add",
+                        "priority",
+                        "25000",
+                        "lookup",
+                        "100",
+                    ]
+                )
+            if isinstance(content, bytes):
+                config.write_bytes(content)
+            else:
+                config.write_text(content)
+            agent.process.send_signal(signal.SIGHUP)
+            wait_for(lambda n=count: agent.output().count("reload refused") == n, timeout=10)
+            assert agent.status()["site"].startswith("renamed-"), what
+            assert agent.process.poll() is None, what
     finally:
         assert agent.stop() == 0
-    assert f"{config}:" in agent.output() and "Traceback" not in agent.output()
+    refusals = [line for line in agent.output().splitlines() if "reload refused" in line]
+    assert len(refusals) == len(bad) and all(f"{config}" in line for line in refusals)
+    assert "Traceback" not in agent.output()
 
 
 def test_kill_9_then_restart_keeps_the_store_whole_and_the_routes(
