@@ -119,6 +119,11 @@ def test_restarted_agent_reconciles_without_a_change(make_lab: LabFactory, tmp_p
     assert changes == []
 
 
+def refused(agent: AgentProcess, times: int) -> Callable[[], bool]:
+    """Has the agent refused a reload ``times`` times?"""
+    return lambda: agent.output().count("reload refused") == times
+
+
 def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
     make_lab: LabFactory, tmp_path: Path
 ) -> None:
@@ -131,34 +136,20 @@ def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
         config.write_text(good.replace('site = "lab-', 'site = "renamed-'))
         agent.process.send_signal(signal.SIGHUP)
         wait_for(lambda: agent.status()["site"].startswith("renamed-"), timeout=10)
-        bad = {
-            "a wrong value": good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"'),
+        branch = lab.namespace("branch")
+        bad: dict[str, bytes] = {
+            "a wrong value": good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"').encode(),
             "binary garbage": bytes(range(256)) * 4,
-            "5,000-deep nesting": "a = " + "[" * 5000 + "]" * 5000,
-            "a missing interface": good.replace('interface = "cu"', 'interface = "eth9"'),
-            "a foreign rule on our priority": good,
+            "5,000-deep nesting": b"a = " + b"[" * 5000 + b"]" * 5000,
+            "a missing interface": good.replace('interface = "cu"', 'interface = "eth9"').encode(),
+            "a foreign rule on our priority": good.encode(),
         }
         for count, (what, content) in enumerate(bad.items(), start=1):
             if what == "a foreign rule on our priority":
-                netns.run(
-                    [
-                        "ip",
-                        "-n",
-                        lab.namespace("branch"),
-                        "rule",
-                        "add",
-                        "priority",
-                        "25000",
-                        "lookup",
-                        "100",
-                    ]
-                )
-            if isinstance(content, bytes):
-                config.write_bytes(content)
-            else:
-                config.write_text(content)
+                netns.run(["ip", "-n", branch, "rule", "add", "priority", "25000", "lookup", "100"])
+            config.write_bytes(content)
             agent.process.send_signal(signal.SIGHUP)
-            wait_for(lambda n=count: agent.output().count("reload refused") == n, timeout=10)
+            wait_for(refused(agent, count), timeout=10)
             assert agent.status()["site"].startswith("renamed-"), what
             assert agent.process.poll() is None, what
     finally:
