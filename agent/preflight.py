@@ -12,6 +12,7 @@ the text from the key (``core/tomlfile.py``).
 """
 
 import dataclasses
+import errno
 import os
 import socket
 import ssl
@@ -136,14 +137,12 @@ def _not_a_small_file(path: Path) -> str | None:
 
 def _kernel(owners: Sequence[AgentConfig]) -> Iterator[Problem]:
     """Rules and routes of this namespace that use our numbers but are not ours."""
-    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
 
     try:
-        with IPRoute() as ipr:
-            rules = [rule for family in FAMILIES.values() for rule in ipr.get_rules(family=family)]
-            routes = list(ipr.get_routes(family=socket.AF_UNSPEC))
-    except OSError as exc:
-        yield (), f"cannot read this router's rules and routes ({exc.strerror})"
+        rules, routes = _read_kernel()
+    except (OSError, NetlinkError) as exc:
+        yield (), f"cannot read this router's rules and routes ({exc})"
         return
     ours = [_Numbers.of(config) for config in owners]
     mine = ours[0]
@@ -159,6 +158,22 @@ def _kernel(owners: Sequence[AgentConfig]) -> Iterator[Problem]:
         elif rule.get("fwmark") in mine.marks:
             yield PROBE_MARKS, f"mark {rule.get('fwmark'):#x} is matched by {foreign}"
     yield from _routes_apart(mine, routes, {numbers.proto for numbers in ours})
+
+
+def _read_kernel() -> tuple[list[Any], list[Any]]:
+    """Every rule and route of this namespace (a kernel without IPv6 has no IPv6 rules)."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    rules: list[Any] = []
+    with IPRoute() as ipr:
+        for family in FAMILIES.values():
+            try:
+                rules += ipr.get_rules(family=family)
+            except NetlinkError as exc:
+                if exc.code != errno.EAFNOSUPPORT:
+                    raise
+        return rules, list(ipr.get_routes(family=socket.AF_UNSPEC))
 
 
 PROBE_PRIORITY: Location = ("probing", "rule_priority")
