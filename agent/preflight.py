@@ -3,7 +3,8 @@
 ``borderpath agent check`` runs it; ``agent run`` and a SIGHUP reload run it before
 they touch anything. First the file alone (TOML, the models' schema and cross-section
 rules: pure, see ``agent/config.py``), then this router, read-only: every uplink's
-interface, the secret files and variables (read, never shown), the CA files, and the
+interface, where the store and the status socket go, the secret files and variables
+(read, never shown), the CA files, and the
 kernel's rules and routes, where our tables, rule priorities, marks and route protocol
 must not meet anybody else's.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.agent.config import AgentConfig
+from borderpath.agent.status_api import parse_listen
 from borderpath.core.errors import Mistake
 from borderpath.core.tomlfile import describe_location, find_line, read_toml, validate_document
 from borderpath.probes.plumbing import FAMILIES, PROTO, Plumbing
@@ -47,7 +49,13 @@ def check(
     if not here:
         return config, []
     owners = [config] if running is None else [config, running]
-    problems = [*_interfaces(config), *_secrets(config), *_ca_files(config), *_kernel(owners)]
+    problems = [
+        *_interfaces(config),
+        *_places(config),
+        *_secrets(config),
+        *_ca_files(config),
+        *_kernel(owners),
+    ]
     return config, [_place(path, text, location, message) for location, message in problems]
 
 
@@ -74,6 +82,51 @@ def _interfaces(config: AgentConfig) -> Iterator[Problem]:
                 ("uplinks", index, "interface"),
                 f"this router has no interface named {uplink.interface!r} (see 'ip link')",
             )
+
+
+def _places(config: AgentConfig) -> Iterator[Problem]:
+    """Where the agent writes: the store (its directories are made at start) and the
+    status socket (its directory must be there)."""
+    database = config.storage.database_path(config.agent.data_dir)
+    store_key: Location = ("storage", "path") if config.storage.path else ("agent", "data_dir")
+    problem = _not_writable(database.parent, create=True) or _not_writable_file(database)
+    if problem is not None:
+        yield store_key, problem
+    listen = parse_listen(config.status.listen)
+    if isinstance(listen, Path):
+        problem = _not_writable(listen.parent, create=False)
+        if problem is not None:
+            yield ("status", "listen"), problem
+
+
+def _not_writable(directory: Path, *, create: bool) -> str | None:
+    """Why the agent could not write in ``directory`` (made first, with its parents, if
+    ``create``); nothing is made here."""
+    try:
+        existing = directory
+        while create and not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            return (
+                f"{existing} is not a directory"
+                if existing.exists()
+                else f"no directory {existing}"
+            )
+    except OSError as exc:
+        return f"cannot use {directory} ({exc.strerror})"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (Permission denied or a read-only file system)"
+    return None
+
+
+def _not_writable_file(path: Path) -> str | None:
+    try:
+        there = path.exists()
+    except OSError as exc:
+        return f"cannot use {path} ({exc.strerror})"
+    if there and not os.access(path, os.R_OK | os.W_OK):
+        return f"cannot write {path} (Permission denied or a read-only file system)"
+    return None
 
 
 def _secrets(config: AgentConfig) -> Iterator[Problem]:

@@ -95,6 +95,8 @@ def ca_file(value: Path) -> str:
             ":19: pops[0].tls_ca_file: cannot read {dir}/nowhere (No such file or directory)",
         ),
         ("ca_file_not_pem", ":19: pops[0].tls_ca_file: {dir}/binary holds no PEM certificate"),
+        ("data_dir_under_a_file", ":2: agent.data_dir: {dir}/empty is not a directory"),
+        ("socket_in_no_directory", ":28: status.listen: no directory {dir}/nowhere"),
         ("ca_file_a_directory", ":19: pops[0].tls_ca_file: {dir} is not a regular file"),
     ],
 )
@@ -114,6 +116,10 @@ def test_secrets_and_ca_files_are_checked_and_never_shown(
         "ca_file_missing": ca_file(tmp_path / "nowhere"),
         "ca_file_not_pem": ca_file(tmp_path / "binary"),
         "ca_file_a_directory": ca_file(tmp_path),
+        "data_dir_under_a_file": HERE.replace(
+            "[agent]\n", f'[agent]\ndata_dir = "{tmp_path}/empty/data"\n'
+        ),
+        "socket_in_no_directory": HERE + f'[status]\nlisten = "{tmp_path}/nowhere/status.sock"\n',
     }
     path = write(tmp_path, texts[case])
     environment = {**os.environ, "BP_CHECK_EMPTY": " "}
