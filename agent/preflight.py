@@ -4,9 +4,8 @@
 they touch anything. First the file alone (TOML, the models' schema and cross-section
 rules: pure, see ``agent/config.py``), then this router, read-only: every uplink's
 interface, where the store and the status socket go, the secret files and variables
-(read, never shown), the CA files, and the
-kernel's rules and routes, where our tables, rule priorities, marks and route protocol
-must not meet anybody else's.
+(read, never shown), the CA files, and the kernel's rules and routes, where our
+tables, rule priorities, marks and route protocol must not meet anybody else's.
 
 Each mistake is a ``Mistake``: ``FILE[:LINE]: key: message``, the line found again in
 the text from the key (``core/tomlfile.py``).
