@@ -4,6 +4,7 @@ answers /status, stops cleanly leaving its routes, and restarts without a change
 import contextlib
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -156,6 +157,40 @@ def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
         assert agent.stop() == 0
     refusals = [line for line in agent.output().splitlines() if "reload refused" in line]
     assert len(refusals) == len(bad) and all(f"{config}" in line for line in refusals)
+    assert "Traceback" not in agent.output()
+
+
+HOLD_PORT = """
+import socket, time
+held = socket.create_server(("127.0.0.1", 19108))
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_reload_that_cannot_start_goes_back_to_the_running_config(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    """A file that passes the checks but fails at start (its status port is taken)."""
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    argv = netns.exec_argv(lab.namespace("branch"), [sys.executable, "-c", HOLD_PORT])
+    holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        wait_for(lambda: all_steered(agent), timeout=10)
+        socket_line = f'listen = "{tmp_path / "status.sock"}"'
+        config.write_text(config.read_text().replace(socket_line, 'listen = "127.0.0.1:19108"'))
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "going back to the running one" in agent.output(), timeout=20)
+        wait_for(lambda: all_steered(agent), timeout=20)  # on its socket again
+        assert agent.process.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+        assert agent.stop() == 0
+    assert "cannot listen on ('127.0.0.1', 19108)" in agent.output()
     assert "Traceback" not in agent.output()
 
 
