@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from borderpath.core.errors import RouteError
+from borderpath.core.model import IPNetwork
 from borderpath.core.records import EventRecord
-from borderpath.probes.config import IPNetwork, PopConfig, UplinkConfig
+from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.selector.config import RoutesConfig
 from borderpath.selector.policy import Choice
 
