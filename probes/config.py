@@ -12,12 +12,14 @@ from typing import Annotated, Literal
 import pydantic
 
 from borderpath.core.model import Name, Seconds, StrictModel
+from borderpath.probes import keyfile
 
 Protocol = Literal["icmp", "tcp", "udp", "quic", "http"]
 TraceProtocol = Literal["tcp", "udp", "icmp"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Port = Annotated[int, pydantic.Field(ge=1, le=65535)]
+KeyFile = Annotated[Path | None, pydantic.AfterValidator(keyfile.checked)]
 
 
 class UplinkConfig(StrictModel):
@@ -88,6 +90,12 @@ class PopConfig(StrictModel):
         pattern=r"^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$",
         description="SHA-256 fingerprint of the responder's certificate (hex, colons "
         "optional); when set, only this certificate is accepted and no CA is checked.",
+    )
+    key_file: KeyFile = pydantic.Field(
+        None,
+        description="File holding the PoP's UDP echo key in hex (openssl rand -hex 32; 16 to "
+        "32 bytes), the same as the responder's key_file: udp probes then carry a MAC and an "
+        "answer whose MAC fails counts as forged. Default: unauthenticated echo.",
     )
 
     @property

@@ -1,0 +1,38 @@
+"""The UDP echo's per-PoP key: a file of hex digits, read by the agent and the responder.
+
+``openssl rand -hex 32 > hkg.key`` makes one; both ends name the same file content.
+The key itself is never kept in a config model, logged or shown: only its path is.
+"""
+
+from pathlib import Path
+
+KEY_BYTES_MIN = 16
+KEY_BYTES_MAX = 32
+"""BLAKE2s takes keys of up to 32 bytes; fewer than 16 would be guessable."""
+
+
+def read_key(path: Path) -> bytes:
+    """The key in ``path``; ValueError says what is wrong, never what the file holds."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not hex digits"
+        raise ValueError(f"cannot read the key file: {reason}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError("the key file must hold hex digits only (openssl rand -hex 32)") from None
+    if not KEY_BYTES_MIN <= len(key) <= KEY_BYTES_MAX:
+        raise ValueError(
+            f"the key file holds {len(key)} bytes; a key is {KEY_BYTES_MIN} to "
+            f"{KEY_BYTES_MAX} bytes ({2 * KEY_BYTES_MIN} to {2 * KEY_BYTES_MAX} hex digits)"
+        )
+    return key
+
+
+def checked(path: Path | None) -> Path | None:
+    """A pydantic validator: the key file is readable and holds a key (checked at load,
+    so a mistake is reported with the config's line)."""
+    if path is not None:
+        read_key(path)
+    return path
