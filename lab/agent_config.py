@@ -49,6 +49,7 @@ def agent_config(status: dict[str, Any]) -> str:
             f"prefixes = [{prefixes}]",
             'protocols = ["icmp", "tcp", "udp", "quic", "http"]',
             f'tls_ca_file = "{pop["certificate"]}"',
+            f'key_file = "{pop["key_file"]}"',
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', ""]

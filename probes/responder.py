@@ -294,10 +294,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--listen", action="append", help="address to answer on (repeat; replaces the file's)"
     )
     parser.add_argument("--cert-dir", type=Path, help="certificate directory")
+    parser.add_argument("--key-file", type=Path, help="UDP echo key file (replaces the file's)")
 
 
 def config_from(arguments: argparse.Namespace) -> ResponderConfig:
-    """The config file (if any) with the command line's --listen and --cert-dir on top;
+    """The config file (if any) with the command line's --listen, --cert-dir and
+    --key-file on top;
     a mistake is one line naming the file, the line and the key, as the agent's."""
     from borderpath.core.tomlfile import read_toml, validate_document
 
@@ -306,6 +308,8 @@ def config_from(arguments: argparse.Namespace) -> ResponderConfig:
         document["listen"] = arguments.listen
     if arguments.cert_dir:
         document["cert_dir"] = str(arguments.cert_dir)
+    if arguments.key_file:
+        document["key_file"] = str(arguments.key_file)
     source = arguments.config or Path("the command line")
     return validate_document(document, text, source, ResponderConfig)
 

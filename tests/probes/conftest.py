@@ -86,8 +86,8 @@ def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
 
 
 def lab_pops(lab: Lab, protocols: list[Protocol]) -> list[PopConfig]:
-    """The lab's PoPs, each pinned to the certificate its responder presents (``lab up``
-    starts a responder in every PoP namespace)."""
+    """The lab's PoPs, each pinned to the certificate its responder presents and keyed
+    with its echo key (``lab up`` starts a responder in every PoP namespace)."""
     return [
         PopConfig(
             name=p["name"],
@@ -95,6 +95,7 @@ def lab_pops(lab: Lab, protocols: list[Protocol]) -> list[PopConfig]:
             address=p["probe_address"],
             protocols=protocols,
             tls_ca_file=p["certificate"],
+            key_file=p["key_file"],
         )
         for p in lab.status()["pops"]
     ]
