@@ -6,6 +6,8 @@ The key itself is never kept in a config model, logged or shown: only its path i
 
 from pathlib import Path
 
+from borderpath.core.errors import ConfigError
+
 KEY_BYTES_MIN = 16
 KEY_BYTES_MAX = 32
 """BLAKE2s takes keys of up to 32 bytes; fewer than 16 would be guessable."""
@@ -28,6 +30,17 @@ def read_key(path: Path) -> bytes:
             f"{KEY_BYTES_MAX} bytes ({2 * KEY_BYTES_MIN} to {2 * KEY_BYTES_MAX} hex digits)"
         )
     return key
+
+
+def load_key(path: Path | None, setting: str) -> bytes | None:
+    """The key when a program starts (checked when its config was loaded; read again, as
+    the file may have changed since): a ConfigError naming ``setting`` and the file."""
+    if path is None:
+        return None
+    try:
+        return read_key(path)
+    except ValueError as exc:
+        raise ConfigError(f"{setting}: {path}: {exc}") from None
 
 
 def checked(path: Path | None) -> Path | None:

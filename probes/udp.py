@@ -15,9 +15,8 @@ import os
 import socket
 import time
 
-from borderpath.core.errors import ConfigError
 from borderpath.probes import wire
-from borderpath.probes.keyfile import read_key
+from borderpath.probes.keyfile import load_key
 from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import marked_datagram_socket, read_all, received_ttl
@@ -74,7 +73,7 @@ class UdpTransport(SocketTransport[EchoKey]):
             self._by_target[one.mark, one.target] = one
             self._seq[one] = 0
             self._order[one] = _Order()
-            self._keys[one] = _key(one)
+            self._keys[one] = load_key(one.pop_config.key_file, f"pops.{one.pop}.key_file")
 
     def send(self, series: Series) -> None:
         seq = self._seq[series] = (self._seq[series] + 1) & 0xFFFFFFFF
@@ -146,18 +145,6 @@ class UdpTransport(SocketTransport[EchoKey]):
         refused = message.source == quoted.destination and message.code == port_unreachable
         error = ErrorKind.REFUSED if refused else ErrorKind.UNREACHABLE
         self.context.failure(series, probe.time_ns, error, forged=probe.forged, ttl=message.ttl)
-
-
-def _key(series: Series) -> bytes | None:
-    """The PoP's echo key (checked when the config was loaded; read again here, as the
-    file may have changed since)."""
-    path = series.pop_config.key_file
-    if path is None:
-        return None
-    try:
-        return read_key(path)
-    except ValueError as exc:
-        raise ConfigError(f"pops.{series.pop}.key_file: {path}: {exc}") from None
 
 
 _PORT_UNREACHABLE = {4: wire.ICMP4_PORT_UNREACHABLE, 6: wire.ICMP6_PORT_UNREACHABLE}

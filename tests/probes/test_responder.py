@@ -2,17 +2,21 @@
 timeouts, no amplification."""
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import ssl
 import time
 from pathlib import Path
 
+from aioquic.asyncio.client import connect
+from aioquic.quic.configuration import QuicConfiguration
 from hypothesis import given
 from hypothesis import strategies as st
 
 from borderpath.probes import Engine, ErrorKind, ProbeResult, wire
 from borderpath.probes.config import PopConfig
+from borderpath.probes.quic import ALPN
 from borderpath.probes.responder import Responder, ResponderConfig, health_response
 from tests.probes.conftest import LOOPBACK, against_responder, fast_probing, in_namespace
 
@@ -186,3 +190,46 @@ async def _health_check(port: int, certificate: Path) -> bool:
     answer = await reader.read()
     writer.close()
     return answer.startswith(b"HTTP/1.1 200")
+
+
+def test_quic_connections_are_capped_and_live_no_longer_than_the_handshake_timeout(
+    scratch_namespace: str, tmp_path: Path
+) -> None:
+    config = ResponderConfig(
+        listen=["127.0.0.1"], cert_dir=tmp_path, max_connections=1, handshake_timeout=1.0
+    )
+
+    async def main() -> list[tuple[bool, bool]]:
+        responder = Responder(config)
+        await responder.start()
+        try:
+            held = asyncio.create_task(_quic(config.quic_port, wait=2.0, hold=3.0))
+            await asyncio.sleep(0.5)
+            refused = await _quic(config.quic_port, wait=0.3)
+            return [await held, refused, await _quic(config.quic_port, wait=2.0)]
+        finally:
+            responder.close()
+
+    held, refused, again = in_namespace(scratch_namespace, main)
+    assert held == (True, True)  # connected, then closed by the responder after 1 s
+    assert refused == (False, False)  # while the one allowed was open
+    assert again[0]  # the cap freed again
+
+
+async def _quic(port: int, wait: float, hold: float = 0.0) -> tuple[bool, bool]:
+    """(handshake done within ``wait``, then closed by the responder within ``hold``)."""
+    client = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="x")
+    client.verify_mode = ssl.CERT_NONE
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(wait):
+                quic = await stack.enter_async_context(
+                    connect("127.0.0.1", port, configuration=client)
+                )
+            try:
+                await asyncio.wait_for(quic.wait_closed(), hold)
+            except TimeoutError:
+                return True, False
+            return True, True
+    except (TimeoutError, ConnectionError):
+        return False, False
