@@ -9,7 +9,8 @@ the process CPU per probe. fping then pings the same 100 targets in the same run
 as fast as it goes (-i 0 between packets, -p per target), with its CPU per probe.
 A rate counts as sustained when the loss is zero.
 
-Then the udp probe against a real responder (another process) on UDP_TARGETS of those
+Then the udp probe against a real responder (another process, its rate limit raised
+above UDP_RATE: every target shares the source 127.0.0.0/24) on UDP_TARGETS of those
 addresses at UDP_RATE, unkeyed and keyed (a BLAKE2s MAC on every request and reply):
 the engine's CPU per probe, and what the key adds to it.
 """
@@ -86,7 +87,7 @@ def udp_runs(namespace: str) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as work:
         for key in (None, write_key(Path(work))):
             with (
-                responder_process(namespace, UDP_TARGETS, Path(work), key),
+                responder_process(namespace, UDP_TARGETS, Path(work), key, rate_pps=UDP_RATE * 2),
                 netns.entered(namespace),
             ):
                 row = engine_run(UDP_RATE, "udp", UDP_TARGETS, key)

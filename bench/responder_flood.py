@@ -140,10 +140,13 @@ def write_key(directory: Path) -> Path:
 
 @contextlib.contextmanager
 def responder_process(
-    namespace: str, listen: list[str], work: Path, key: Path | None
+    namespace: str, listen: list[str], work: Path, key: Path | None, rate_pps: float = RATE_PPS
 ) -> Iterator[int]:
     """A ``borderpath responder`` in ``namespace``, listening once this yields its pid."""
-    argv = [sys.executable, "-m", "borderpath.probes.responder", "--cert-dir", str(work)]
+    config = work / "responder.toml"
+    config.write_text(f"listen = []\nrate_pps = {rate_pps}\nburst = {2 * rate_pps}\n")
+    argv = [sys.executable, "-m", "borderpath.probes.responder", "--config", str(config)]
+    argv += ["--cert-dir", str(work)]
     argv += [argument for address in listen for argument in ("--listen", address)]
     argv += ["--key-file", str(key)] if key else []
     process = subprocess.Popen(
