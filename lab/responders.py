@@ -34,8 +34,9 @@ def key_file(files: LabFiles, pop: str) -> Path:
 
 
 def _ensure_key(path: Path) -> None:
+    """A lab key is readable by all, unlike a real one (mode 600): the tests run agents
+    as an unprivileged user too, and a lab guards nothing."""
     if not path.is_file():
-        path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
 
 
