@@ -20,10 +20,12 @@ from borderpath.core.model import (
     Seconds,
     StrictModel,
 )
+from borderpath.probes import keyfile
 
 Protocol = Literal["icmp", "tcp", "udp", "quic", "http"]
 TraceProtocol = Literal["tcp", "udp", "icmp"]
 Port = Annotated[int, pydantic.Field(ge=1, le=65535)]
+KeyFile = Annotated[FilePath | None, pydantic.AfterValidator(keyfile.checked)]
 
 
 class UplinkConfig(StrictModel):
@@ -98,6 +100,12 @@ class PopConfig(StrictModel):
         pattern=r"^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$",
         description="SHA-256 fingerprint of the responder's certificate (hex, colons "
         "optional); when set, only this certificate is accepted and no CA is checked.",
+    )
+    key_file: KeyFile = pydantic.Field(
+        None,
+        description="File holding the PoP's UDP echo key in hex (openssl rand -hex 32; 16 to "
+        "32 bytes), the same as the responder's key_file: udp probes then carry a MAC and an "
+        "answer whose MAC fails counts as forged. Default: unauthenticated echo.",
     )
 
     @pydantic.field_validator("protocols")
