@@ -134,7 +134,8 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # SQLite itself rolled back after a full disk
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 

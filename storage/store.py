@@ -28,6 +28,10 @@ from borderpath.storage.queries import Queries
 from borderpath.storage.queue import DurableQueue
 
 
+class DiskFull(StorageError):
+    """The disk (or the file system's quota) is full: nothing of the batch was written."""
+
+
 class Store(Queries):
     """One SQLite database of one site. Open with ``Store.open``; close when done."""
 
@@ -125,7 +129,9 @@ class Store(Queries):
                 yield
         except sqlite3.Error as exc:
             self._series_ids.clear()
-            raise StorageError(f"{self.path}: cannot write to the database ({exc})") from exc
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            error = DiskFull if full else StorageError
+            raise error(f"{self.path}: cannot write to the database ({exc})") from exc
 
     def write_results(self, batch: Sequence[ProbeResult]) -> None:
         """Store one batch of probe results in one transaction (all or nothing)."""

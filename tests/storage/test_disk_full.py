@@ -1,0 +1,88 @@
+"""A full disk, on a real 4 MiB file system the test mounts: nothing committed is lost,
+the writes wait in memory, and they are stored once space returns."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from borderpath.probes.result import ProbeResult
+from borderpath.storage import AsyncStore, Store
+from borderpath.storage.store import DiskFull
+from tests.storage.conftest import START_NS, sample_results
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs, always unmounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the disk with a ballast file; returns it (delete it to give space back)."""
+    ballast = disk / "ballast"
+    with ballast.open("wb") as file, contextlib.suppress(OSError):
+        while True:
+            file.write(b"\0" * 65536)
+            file.flush()
+            os.fsync(file.fileno())
+    return ballast
+
+
+def batches(count: int) -> list[list[ProbeResult]]:
+    return [sample_results(200, start_ns=START_NS + n * 10**10) for n in range(count)]
+
+
+def test_the_original_error_is_kept_and_nothing_committed_is_lost(small_disk: Path) -> None:
+    store = Store.open(small_disk / "s.db", site="shanghai")
+    store.write_results(sample_results(500))
+    ballast = fill(small_disk)
+    with pytest.raises(DiskFull, match="database or disk is full"):
+        for batch in batches(200):
+            store.write_results(batch)
+    committed = len(store.query_results(0))
+    assert committed >= 500
+    ballast.unlink()
+    store.write_results(sample_results(10, start_ns=START_NS + 10**13))
+    assert len(store.query_results(0)) == committed + 10
+    assert store.integrity_check() == "ok"
+    store.close()
+
+
+def test_writes_wait_in_memory_while_full_and_are_stored_when_space_returns(
+    small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        store = await AsyncStore.open(small_disk / "s.db", site="shanghai")
+        await store.ingest(sample_results(500))
+        ballast = fill(small_disk)
+        for batch in batches(50):  # never raises: probing goes on
+            await store.ingest(batch)
+        assert store.full
+        ballast.unlink()
+        await store.ingest(sample_results(10, start_ns=START_NS + 10**13))
+        assert not store.full and store.dropped_rows == 0
+        assert len(await store.query_results(0)) == 500 + 50 * 200 + 10
+        [event] = await store.query_events(0, kind="storage.full")
+        assert "0 rows dropped" in event.text
+        await store.close()
+
+    asyncio.run(scenario())
+    assert [r.message.startswith("storage.full") for r in caplog.records].count(True) == 2
