@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from borderpath.agent.cli import main
 from borderpath.storage import AsyncStore, Exporter, InfluxConfig, StorageConfig, Store
 from tests.influxd import InfluxServer
 from tests.storage.conftest import START_NS, sample_event, sample_results, sample_snapshot
+from tests.storage.test_report import CONFIG
 from tests.storage.v2endpoint import V2Endpoint
 
 pytestmark = pytest.mark.influx
@@ -246,6 +249,35 @@ def test_dead_letters_are_kept_within_their_limit_the_oldest_dropped(
     assert store.counters()["dropped_dead_letters"] == 6
 
 
+def test_the_cli_lists_replays_and_drops_dead_letters(
+    tmp_path: Path,
+    influxd: InfluxServer,
+    new_database: MakeDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database)
+    store = open_store(tmp_path / "borderpath.db", config)
+    store.add_events([sample_event(START_NS, detail=1.5), sample_event(START_NS + 1, detail="x")])
+    Exporter(store.path, config).drain(max_seconds=30)
+    agent_toml = tmp_path / "agent.toml"
+    agent_toml.write_text(CONFIG.format(data_dir=tmp_path))
+    options = ["--config", str(agent_toml)]
+
+    assert main(["export", "dead-letters", "list", "--json", *options]) == 0
+    [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (letter["source"], letter["status"]) == ("events", 400)
+    assert "field type conflict" in letter["message"] and 'detail="x"' in letter["line"]
+    main(["export", "dead-letters", "list", *options])
+    assert capsys.readouterr().out.startswith("events 400 ")
+    assert main(["export", "dead-letters", "replay", *options]) == 0
+    assert capsys.readouterr().out == "1 dead letters sent back to InfluxDB\n"
+    Exporter(store.path, config).drain(max_seconds=30)  # refused again: back as a dead letter
+    assert main(["export", "dead-letters", "drop", "--json", *options]) == 0
+    assert json.loads(capsys.readouterr().out) == {"drop": 1}
+    assert store.dead_letters() == [] and store.counters()["dropped_dead_letters"] == 1
+
+
 def test_outage_loses_nothing_and_drains_after_restart(
     tmp_path: Path, own_influxd: InfluxServer, new_database: MakeDatabase
 ) -> None:
@@ -298,6 +330,7 @@ def test_the_agent_task_ships_as_results_arrive(
 _KILLED_WRITER = """
 import sys, time
 from pathlib import Path
+from borderpath.agent.cli import main
 from borderpath.storage import AsyncStore, Exporter, InfluxConfig, StorageConfig, Store
 from tests.storage.conftest import sample_results
 config = InfluxConfig(url=sys.argv[2], api="v1", database=sys.argv[3], batch_size=300)
