@@ -133,11 +133,11 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")  # a full disk may fail here, in WAL mode
     except BaseException:
-        if connection.in_transaction:  # SQLite itself rolled back after a full disk
+        if connection.in_transaction:  # SQLite itself rolls back after a full disk
             connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 def used_bytes(connection: sqlite3.Connection) -> int:

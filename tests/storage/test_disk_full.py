@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from borderpath.probes.result import ProbeResult
-from borderpath.storage import AsyncStore, Store
+from borderpath.storage import AsyncStore, Exporter, Store, async_store
 from borderpath.storage.store import DiskFull
+from tests.influxd import InfluxServer
 from tests.storage.conftest import START_NS, sample_results
+from tests.storage.test_export import MakeDatabase, assert_same_as_store, open_store, v1_config
 
 
 @pytest.fixture
@@ -86,3 +88,42 @@ def test_writes_wait_in_memory_while_full_and_are_stored_when_space_returns(
 
     asyncio.run(scenario())
     assert [r.message.startswith("storage.full") for r in caplog.records].count(True) == 2
+
+
+def test_past_the_spool_cap_the_oldest_waiting_batches_are_dropped_and_counted(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(async_store, "SPOOL_MAX_ROWS", 1000)
+
+    async def scenario() -> None:
+        store = await AsyncStore.open(small_disk / "s.db", site="shanghai")
+        ballast = fill(small_disk)
+        for batch in batches(10):
+            await store.ingest(batch)
+        assert store.full and store.dropped_rows == 1000  # 2,000 rows, 1,000 kept
+        ballast.unlink()
+        await store.ingest([])
+        stored = await store.query_results(0)
+        assert len(stored) == 1000 and stored[0].time_ns == START_NS + 5 * 10**10
+        [event] = await store.query_events(0, kind="storage.full")
+        assert "1000 rows dropped" in event.text
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.influx
+def test_export_pauses_on_a_full_disk_and_ships_everything_after(
+    small_disk: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database, retry_max=0.2, batch_size=100)
+    store = open_store(small_disk / "s.db", config)
+    store.write_results(sample_results(1000))
+    exporter = Exporter(store.path, config)
+    ballast = fill(small_disk)
+    full = exporter.drain(max_seconds=1.0)
+    assert not full.caught_up and full.failures >= 1
+    ballast.unlink()
+    assert exporter.drain(max_seconds=30).caught_up
+    assert_same_as_store(store, influxd, database)
