@@ -4,7 +4,9 @@ the writes wait in memory, and they are stored once space returns."""
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,9 @@ import pytest
 from borderpath.probes.result import ProbeResult
 from borderpath.storage import AsyncStore, Exporter, Store, async_store
 from borderpath.storage.store import DiskFull
+from tests.agent.agent_process import AgentProcess, lan_uplink, write_config
+from tests.agent.test_agent_lab import all_steered, wait_for
+from tests.conftest import LabFactory
 from tests.influxd import InfluxServer
 from tests.storage.conftest import START_NS, sample_results
 from tests.storage.test_export import MakeDatabase, assert_same_as_store, open_store, v1_config
@@ -21,7 +26,14 @@ from tests.storage.test_export import MakeDatabase, assert_same_as_store, open_s
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs, always unmounted."""
-    mount = tmp_path / "disk"
+    with mounted(tmp_path / "disk") as disk:
+        yield disk
+
+
+@contextlib.contextmanager
+def mounted(mount: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs on ``mount`` (made), always unmounted; the test is skipped where
+    mounting is not permitted."""
     mount.mkdir()
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
@@ -127,3 +139,35 @@ def test_export_pauses_on_a_full_disk_and_ships_everything_after(
     ballast.unlink()
     assert exporter.drain(max_seconds=30).caught_up
     assert_same_as_store(store, influxd, database)
+
+
+@pytest.mark.lab
+def test_the_agent_probes_and_steers_on_a_full_disk_and_stores_it_all_after(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    with mounted(tmp_path / "data") as data:
+        agent = AgentProcess(lab, config)
+        try:
+            wait_for(lambda: all_steered(agent), timeout=10)
+            ballast = fill(data)
+            full_at = time.time_ns()
+            wait_for(lambda: agent.status()["storage"]["full"], timeout=10)
+            start_uplink = lan_uplink(lab, "hkg")
+            lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])
+            wait_for(lambda: lan_uplink(lab, "hkg") != start_uplink, timeout=10)  # steering
+            ballast.unlink()
+            empty_at = time.time_ns()
+            wait_for(lambda: not agent.status()["storage"]["full"], timeout=10)
+            assert agent.status()["storage"]["dropped_rows"] == 0
+            assert agent.stop() == 0
+        finally:
+            agent.stop(signal.SIGKILL)
+        with contextlib.closing(Store.open_read_only(data / "borderpath.db")) as store:
+            assert store.integrity_check() == "ok"
+            [event] = store.query_events(0, kind="storage.full")
+            held = [r for r in store.query_results(full_at) if r.time_ns < empty_at]
+    assert held, "the results probed while the disk was full were stored after"
+    assert event.time_ns >= full_at
+    assert agent.output().count("storage.full") == 2 and "Traceback" not in agent.output()
