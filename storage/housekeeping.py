@@ -253,9 +253,11 @@ class Housekeeper:
         report.dropped[name] = report.dropped.get(name, 0) + count
 
     def _enforce_dead_letter_limit(self, report: HousekeepingReport) -> None:
-        """Keep the newest ``dead_letters_max`` dead letters of each sink."""
-        influx = self.config.influxdb
-        keep = influx.dead_letters_max if influx is not None else 0
+        """Keep the newest ``dead_letters_max`` dead letters of each sink (with no sink
+        configured any more, those left are kept for people, within the size cap)."""
+        if self.config.influxdb is None:
+            return
+        keep = self.config.influxdb.dead_letters_max
         dropped = DurableQueue(self._db, DEAD_LETTERS, self._transaction).trim(keep)
         if dropped:
             log.warning("storage.dead_letters %d oldest dropped (limit %d)", dropped, keep)
