@@ -67,6 +67,7 @@ def run_query(args: argparse.Namespace) -> int:
 
 def run_dead_letters(args: argparse.Namespace) -> int:
     from borderpath.agent.config import load_config
+    from borderpath.storage.db import require_database
     from borderpath.storage.store import Store
 
     config = load_config(args.config)
@@ -83,6 +84,7 @@ def run_dead_letters(args: argparse.Namespace) -> int:
             else:
                 print(f"{letter.source} {letter.status} {letter.message} | {letter.line}")
         return 0
+    require_database(path)
     store = Store.open(path, site=config.agent.site, config=config.storage)
     try:
         count = (

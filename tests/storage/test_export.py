@@ -276,6 +276,11 @@ def test_the_cli_lists_replays_and_drops_dead_letters(
     assert main(["export", "dead-letters", "drop", "--json", *options]) == 0
     assert json.loads(capsys.readouterr().out) == {"drop": 1}
     assert store.dead_letters() == [] and store.counters()["dropped_dead_letters"] == 1
+    store.close()
+    (tmp_path / "borderpath.db").rename(tmp_path / "moved.db")
+    assert main(["export", "dead-letters", "replay", *options]) == 3
+    assert "no such database" in capsys.readouterr().err
+    assert not (tmp_path / "borderpath.db").exists()  # never created by the command
 
 
 def test_outage_loses_nothing_and_drains_after_restart(
