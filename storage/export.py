@@ -236,7 +236,7 @@ class Exporter:
         self.paused = failure
         text = (
             f"{self.name} refuses every write ({failure.status}: {failure.message}); export is"
-            " paused, nothing is dropped: check the token, org, bucket or database"
+            " paused and the store keeps the backlog: check the token, org, bucket or database"
             + (", and lower batch_size" if failure.status == 413 else "")
         )
         log.error("export.refused %s", text)
