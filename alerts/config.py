@@ -44,8 +44,9 @@ class WebhookConfig(StrictModel):
     )
     name: str = pydantic.Field(
         "",
-        description="Name of the receiver in logs and in the durable queue (default: its URL). "
-        "Renaming a receiver starts a new queue.",
+        description="Name of the receiver in logs, /status, /alerts, /metrics and the durable "
+        "queue (default: its URL as scheme://host[:port]/…, since paths and queries often "
+        "carry a secret). Renaming a receiver starts a new queue.",
     )
 
     @pydantic.field_validator("headers")
@@ -63,7 +64,14 @@ class WebhookConfig(StrictModel):
 
     @property
     def key(self) -> str:
-        return self.name or str(self.url)
+        return self.name or redact(self.url)
+
+
+def redact(url: pydantic.HttpUrl) -> str:
+    """``scheme://host[:port]/…``: what may be shown of a URL whose path, query or user
+    may be a secret (Slack and Teams webhooks carry their token in the path)."""
+    port = "" if url.port in (None, 80 if url.scheme == "http" else 443) else f":{url.port}"
+    return f"{url.scheme}://{url.host}{port}/…"
 
 
 class RuleTiming(StrictModel):
@@ -254,6 +262,13 @@ class AlertsConfig(StrictModel):
         "receiver stays down, so a revived receiver is not paged with last week.",
     )
     batch: int = pydantic.Field(100, ge=1, description="Most notifications in one POST.")
+    refused_retries: int = pydantic.Field(
+        3,
+        ge=0,
+        description="A group the receiver refuses for good (a 4xx other than 408 and 429) is "
+        "retried this many times, then moved to the receiver's dead letters (the store's queue "
+        "alerts-dead) with an event, so it never blocks the notifications behind it.",
+    )
     webhooks: list[WebhookConfig] = pydantic.Field([], description="Receivers of alerts.")
     down: DownRule = DownRule()
     degraded: DegradedRule = DegradedRule()
