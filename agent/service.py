@@ -338,6 +338,7 @@ class Agent:
         assert self.alerts is not None and self.dispatcher is not None
         assert self.selector is not None and self.store is not None
         self.alerts.observe_snapshots(self.selector.snapshots())
+        self.alerts.observe_parts(self.supervisor.failing)
         notices = self.alerts.evaluate(time.time())
         if not notices:
             return
