@@ -248,7 +248,9 @@ class Agent:
             jobs.append(("trace", self._trace_next, self.route_labels.step_s))
         for name, job, seconds in jobs:
             self._scheduler.add_job(
-                self._tracked(self.supervisor.guard(name, self.jobs.timed(name, seconds, job))),
+                self._tracked(
+                    self.supervisor.guard(name, self.jobs.timed(name, seconds, job), seconds)
+                ),
                 "interval",
                 seconds=seconds,
                 max_instances=1,

@@ -3,7 +3,7 @@
 A long-lived part (the store writer, the exporter, each alert receiver) runs under
 ``spawn`` and is restarted with backoff after any exception; a periodic job (the tick
 and its route writes, the tracer, housekeeping ...) runs under ``guard`` and, after a
-failure, skips its runs until its backoff is over. Either way the first failure of a
+failure, skips its runs until its backoff (one to JOB_BACKOFF_RUNS intervals) is over. Either way the first failure of a
 streak is logged in one line with the part's name and ``on_failure`` is told (the agent
 records an event); every failure is counted (``borderpath_part_failures_total``). A
 part is failing from its failure until it ran STABLE_S without one (a job: until a run
@@ -27,6 +27,8 @@ OnFailure = Callable[[str, str], None]
 RETRY_MIN_S = 1.0
 RETRY_MAX_S = 60.0
 """A part that fails at once on every start is retried once a minute, not in a loop."""
+JOB_BACKOFF_RUNS = 10
+"""A failing periodic job is retried at least every this many of its intervals."""
 STABLE_S = 30.0
 """A restarted part that runs this long without failing is well again."""
 
@@ -56,9 +58,11 @@ class Supervisor:
         the task is cancelled."""
         return asyncio.create_task(self._keep(name, part), name=name)
 
-    def guard(self, name: str, job: Part) -> Part:
-        """The periodic ``job``, which never raises: a failure is counted and its next
-        runs are skipped until its backoff is over."""
+    def guard(self, name: str, job: Part, interval: float) -> Part:
+        """The ``job`` run every ``interval``, which never raises: a failure is counted and
+        its next runs are skipped for a backoff from one interval up to JOB_BACKOFF_RUNS
+        intervals (so the tick, which writes the routes, is never held back long)."""
+        retry = (interval, min(self._retry[1], JOB_BACKOFF_RUNS * interval))
 
         async def run() -> None:
             if self._clock() < self._retry_at.get(name, 0.0):
@@ -66,7 +70,7 @@ class Supervisor:
             try:
                 await job()
             except Exception as exc:
-                self._retry_at[name] = self._clock() + self._failed(name, exc)
+                self._retry_at[name] = self._clock() + self._failed(name, exc, retry)
                 return
             self._recovered(name)
 
@@ -89,12 +93,12 @@ class Supervisor:
                 delay = self._failed(name, exc)
             await asyncio.sleep(delay)
 
-    def _failed(self, name: str, exc: Exception) -> float:
-        """Count and tell; the backoff before the next start."""
+    def _failed(self, name: str, exc: Exception, retry: tuple[float, float] | None = None) -> float:
+        """Count and tell; the backoff (between ``retry``'s bounds) before the next start."""
         self.failures[name] += 1
         self._streak[name] += 1
         error = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        delay = backoff(self._streak[name], *self._retry)
+        delay = backoff(self._streak[name], *(retry or self._retry))
         if name not in self.failing:
             log.error(
                 "part %s failed (%s); restarted in %.1f s, and with backoff while it fails "

@@ -61,15 +61,15 @@ def test_a_job_that_raises_skips_its_runs_while_it_backs_off_and_recovers_on_suc
             raise RuntimeError("netlink said no")
 
     async def main() -> Supervisor:
-        supervisor = Supervisor(clock=lambda: now[0], retry_min=1.0, retry_max=1.0)
-        job = supervisor.guard("tick", tick)
-        for second in range(12):
+        supervisor = Supervisor(clock=lambda: now[0])
+        job = supervisor.guard("tick", tick, interval=0.25)  # backoff 0.125 s up to 2.5 s
+        for second in range(24):
             now[0] = second / 4  # every 0.25 s
             await job()  # never raises
         return supervisor
 
     supervisor = asyncio.run(main())
-    # Failed at 0, then backed off 0.5-1 s each time, succeeded once past 2 s.
+    # Failed at 0, skipped runs while backing off (doubling), succeeded once past 2 s.
     assert supervisor.failures["tick"] == len([t for t in runs if t < 2])
-    assert len(runs) < 12 and runs[0] == 0.0 and max(runs) >= 2.0
+    assert len(runs) < 24 and runs[0] == 0.0 and max(runs) >= 2.0
     assert supervisor.failing == {}
