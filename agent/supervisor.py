@@ -3,11 +3,12 @@
 A long-lived part (the store writer, the exporter, each alert receiver) runs under
 ``spawn`` and is restarted with backoff after any exception; a periodic job (the tick
 and its route writes, the tracer, housekeeping ...) runs under ``guard`` and, after a
-failure, skips its runs until its backoff (one to JOB_BACKOFF_RUNS intervals) is over. Either way the first failure of a
-streak is logged in one line with the part's name and ``on_failure`` is told (the agent
-records an event); every failure is counted (``borderpath_part_failures_total``). A
-part is failing from its failure until it ran STABLE_S without one (a job: until a run
-succeeds); /healthz, /status and the alert ``agent_part_failing`` read ``failing``.
+failure, skips its runs for a backoff of one to JOB_BACKOFF_RUNS intervals. Either way
+the first failure of a streak is logged in one line with the part's name and
+``on_failure`` is told (the agent records an event); every failure is counted
+(``borderpath_part_failures_total``). A part is failing from its failure until it ran
+STABLE_S without one (a job: until a run succeeds); /healthz, /status and the alert
+``agent_part_failing`` read ``failing``.
 """
 
 import asyncio
