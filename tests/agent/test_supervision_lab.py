@@ -44,8 +44,7 @@ def test_a_part_that_raises_is_restarted_alone_and_the_agent_goes_on_steering(
             wait_for(lambda: "receiver broken" in agent.status()["parts"]["failing"], 30)
             health = agent.get("/healthz")
             assert health.status_code == 503 and "failing: receiver broken: " in health.text
-            names = lambda: {a["name"] for a in receiver.alerts()}  # noqa: E731
-            wait_for(lambda: "agent_part_failing" in names(), timeout=30)
+            wait_for(lambda: any(a["name"] == "agent_part_failing" for a in receiver.alerts()), 30)
             part_alert = next(a for a in receiver.alerts() if a["name"] == "agent_part_failing")
             assert part_alert["labels"]["part"] == "receiver broken"
             metrics = agent.get("/metrics").text
