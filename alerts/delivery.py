@@ -223,7 +223,10 @@ async def post(
         firing_until=now + RESENDS_AHEAD * config.alertmanager_resend,
         generator_url=config.generator_url,
     )
-    headers = {"Content-Type": "application/json", **hook.headers}
+    try:
+        headers = {"Content-Type": "application/json", **hook.header_values()}
+    except ValueError as exc:
+        raise BorderpathError(f"receiver {hook.key}: {exc}") from None
     url = str(hook.url)
     try:
         response = await client.post(url, content=body, headers=headers)

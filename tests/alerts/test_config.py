@@ -46,6 +46,15 @@ def test_rules_fall_back_to_the_section_hold_and_clear() -> None:
             "two webhooks",
         ),
         ("[alerts.down]\nborder_pops = 1", "alerts.down.border_pops"),
+        (
+            '[[alerts.webhooks]]\nurl = "http://a/"\n'
+            'headers = { auth = { env = "X", file = "/f" } }',
+            r"alerts.webhooks\[0\].headers.auth: give file or env \(one of them\)$",
+        ),
+        (
+            '[[alerts.webhooks]]\nurl = "http://a/"\nheaders = { auth = { path = "/f" } }',
+            r"alerts.webhooks\[0\].headers.auth.path: unknown key",
+        ),
         ('[alerts]\ngenerator_url = "https://g/?var-host={host}"', r"generator_url: .*\{host\}"),
         ('[alerts]\ngenerator_url = "https://g/?x={pop"', "alerts.generator_url"),
     ],

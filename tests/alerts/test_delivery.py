@@ -180,3 +180,23 @@ def test_a_receiver_that_raises_is_restarted_alone_and_the_others_deliver(
     assert queued == {"bad": 1}
     assert supervisor.failures["receiver bad"] >= 2 and "receiver good" not in supervisor.failures
     assert "UnicodeEncodeError" in supervisor.failing["receiver bad"]
+
+
+def test_header_values_come_from_a_file_and_the_environment_at_each_post(
+    hook: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("Bearer from-a-file\n")
+    monkeypatch.setenv("BP_HOOK_TENANT", "tenant-7")
+    headers = {
+        "Authorization": {"file": str(tmp_path / "token")},
+        "X-Tenant": {"env": "BP_HOOK_TENANT"},
+        "X-Plain": "as written",
+    }
+    alerts = config(hook.url)
+    alerts.webhooks[0] = alerts.webhooks[0].model_validate(
+        {"url": hook.url, "min_severity": "warning", "headers": headers}
+    )
+    asyncio.run(_deliver(tmp_path / "s.db", alerts, [[notice("a")], 1.0]))
+    (sent,) = hook.headers
+    assert sent["Authorization"] == "Bearer from-a-file"
+    assert (sent["X-Tenant"], sent["X-Plain"]) == ("tenant-7", "as written")
