@@ -11,6 +11,7 @@
     status API (/status, /metrics, /healthz, /alerts)
 
     reconcile job ──► probe plumbing and routes repaired where the kernel drifted
+    supervisor: every task and job above restarted with backoff if it raises
 Nothing here decides, measures or stores by itself: it starts the parts in order,
 hands data between them and stops them in reverse. A stopped agent leaves its routes
 in place, so a branch is never cut off because the agent is down; it removes the
@@ -110,7 +111,7 @@ class Agent:
         await self._start_alerts()
         self._writer = self.supervisor.spawn("store writer", self._write_batches)
         self.engine = Engine(config.uplinks, config.pops, config.probing, on_batch=self._on_batch)
-        await self.engine.start()
+        await self.engine.start(spawn=self.supervisor.spawn)
         if config.storage.influxdb is not None:
             self.exporter = Exporter(path, config.storage.influxdb)
             self._parts.append(self.supervisor.spawn("exporter", self.exporter.run))
