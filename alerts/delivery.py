@@ -150,17 +150,19 @@ class Dispatcher:
         notices = [Notice.from_dict(json.loads(row.body), row.time_ns / 1e9) for row in rows]
         refused = await self._post(client, hook, notices)
         if refused is None:
+            await self.queue.ack(hook.key, rows[-1].id)
             self.sent[hook.key] += len(rows)
-        elif isinstance(refused, Refused) and failures >= self.config.refused_retries:
+            return True
+        if isinstance(refused, Refused) and failures >= self.config.refused_retries:
             await self._dead_letter(hook, rows, refused)
-        else:
-            return False
-        await self.queue.ack(hook.key, rows[-1].id)
-        return True
+            return True
+        return False
 
     async def _dead_letter(self, hook: WebhookConfig, rows: list[QueueItem], why: Refused) -> None:
-        """Set aside a group the receiver refuses for good, with an event saying so."""
+        """Set aside a group the receiver refuses for good, then say so (the event last:
+        a store that cannot write it must not have the group dead-lettered twice)."""
         await self.dead.put([(hook.key, row.time_ns, row.body) for row in rows])
+        await self.queue.ack(hook.key, rows[-1].id)
         self.dead_letters[hook.key] += len(rows)
         text = (
             f"{len(rows)} notifications to receiver {hook.key} dead-lettered after "
