@@ -88,7 +88,8 @@ class Supervisor:
                 await task
                 return
             except asyncio.CancelledError:
-                task.cancel()
+                task.cancel()  # and let it end (an HTTP client closing) before we do
+                await asyncio.gather(task, return_exceptions=True)
                 raise
             except Exception as exc:
                 delay = self._failed(name, exc)
