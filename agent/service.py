@@ -34,8 +34,9 @@ from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
 from borderpath.alerts import AlertEngine, Dispatcher
 from borderpath.core.errors import BorderpathError, ConfigError
-from borderpath.core.records import EventRecord
-from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.results import ProbeResult
+from borderpath.probes import Engine, Plumbing
 from borderpath.selector import Decision, RouteWriter, Selector
 from borderpath.storage import AsyncStore, Exporter
 
@@ -105,7 +106,7 @@ class Agent:
         self._schedule()
         self.status = StatusServer(config.status.listen, StatusView(self).routes())
         await self.status.start()
-        await self._record("agent.start", f"agent started for site {config.agent.site}")
+        await self._record(EventKind.AGENT_START, f"agent started for site {config.agent.site}")
         log.info("agent running: %d uplinks, %d PoPs", len(config.uplinks), len(config.pops))
 
     async def _start_alerts(self) -> None:
@@ -155,7 +156,7 @@ class Agent:
             await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
             self.exporter = None
         if self.store is not None:
-            await self._record("agent.stop", "agent stopped; routes left in place")
+            await self._record(EventKind.AGENT_STOP, "agent stopped; routes left in place")
             await self.store.close()
             self.store = None
         if self.routes is not None:
@@ -311,7 +312,7 @@ class Agent:
         await self.store.add_events([n.to_event() for n in notices if not n.repeat])
         await self.dispatcher.enqueue(notices)
 
-    async def _record(self, kind: str, text: str) -> None:
+    async def _record(self, kind: EventKind, text: str) -> None:
         assert self.store is not None
         await self.store.add_events(
             [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site})]

@@ -21,9 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderpath.core.results import ProbeResult
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.probes import Engine, Plumbing
 from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
 
 SAMPLES = 200

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from borderpath.core.results import ProbeResult
 from borderpath.lab import netns
-from borderpath.probes import Engine, ProbeResult
+from borderpath.probes import Engine
 from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
 
 TARGETS = [f"127.0.0.{n}" for n in range(1, 101)]

@@ -6,30 +6,28 @@ The public surface (everything else is private to the package)::
            only_protocols=None, rounds=None)
         await start(); await stop(); await finished(); stats(); malformed
     Plumbing(uplinks, probing)      apply(); remove(); plan()
-    ProbeResult, ErrorKind, PROTOCOLS, SeriesCounters
+    SeriesCounters
     trace_path(target, mark, source, trace_config) -> TraceResult   (scapy, lazily)
     Classifier(extra_prefixes).label(hops); LabelTracker(agree).observe(label)
 
 The PoP side lives in ``borderpath.probes.responder`` (Responder, ResponderConfig, and
 ``python -m borderpath.probes.responder``); it is not imported here, so the agent does
-not load the QUIC server.
+not load the QUIC server. What the probes report (``ProbeResult``, ``ErrorKind``) and the
+protocols they speak are the shared vocabulary in ``borderpath.core`` (results.py,
+protocols.py).
 """
 
 from borderpath.probes.classify import Classifier, LabelTracker
 from borderpath.probes.engine import Engine
 from borderpath.probes.plumbing import Plumbing
-from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
 from borderpath.probes.trace import TraceResult, trace_path
 from borderpath.probes.transport import SeriesCounters
 
 __all__ = [
-    "PROTOCOLS",
     "Classifier",
     "Engine",
-    "ErrorKind",
     "LabelTracker",
     "Plumbing",
-    "ProbeResult",
     "SeriesCounters",
     "TraceResult",
     "trace_path",

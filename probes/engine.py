@@ -14,8 +14,8 @@ import logging
 import math
 from collections.abc import Callable
 
+from borderpath.core.results import ProbeResult
 from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
-from borderpath.probes.result import ProbeResult
 from borderpath.probes.series import Series, plan
 from borderpath.probes.transport import Context, SeriesCounters, Transport
 from borderpath.probes.transports import open_transports

@@ -3,6 +3,7 @@
 import dataclasses
 import ipaddress
 
+from borderpath.core.protocols import BY_NAME
 from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
 
 
@@ -67,7 +68,6 @@ def plan(
             for protocol in pop.protocols:
                 if only_protocols and protocol not in only_protocols:
                     continue
-                handshake = protocol in ("quic", "http")
                 series.append(
                     Series(
                         uplink=uplink.name,
@@ -79,7 +79,7 @@ def plan(
                         source=None if source is None else str(source),
                         interval=probing.interval_of(protocol),
                         timeout=probing.timeout_of(protocol),
-                        burst=1 if handshake else probing.burst,
+                        burst=1 if BY_NAME[protocol].handshake else probing.burst,
                         pop_config=pop,
                     )
                 )

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.result import ProbeResult
+from borderpath.core.events import EventRecord
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ProbeResult
 from borderpath.storage.housekeeping import HousekeepingReport
 from borderpath.storage.queries import HourCount
 from borderpath.storage.queue import DurableQueue, QueueItem

@@ -52,7 +52,8 @@ def add_commands(commands: Any) -> None:
 
 def _probe(arguments: argparse.Namespace) -> int:
     from borderpath.agent.config import load_config
-    from borderpath.probes import Engine, Plumbing, ProbeResult
+    from borderpath.core.results import ProbeResult
+    from borderpath.probes import Engine, Plumbing
     from borderpath.probes.summary import summarize, table
 
     config = load_config(arguments.config)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from borderpath.core.durations import parse_duration
 from borderpath.core.errors import ConfigError
+from borderpath.core.events import EventKind
 
 if TYPE_CHECKING:
     from borderpath.agent.config import AgentConfig
-    from borderpath.probes.result import ProbeResult
+    from borderpath.core.results import ProbeResult
     from borderpath.selector.policy import Choice
     from borderpath.selector.routes import RouteWriter
 
@@ -84,7 +85,7 @@ def run_routes(args: argparse.Namespace) -> int:
         if args.action == "plan":
             return 0
         result = writer.apply(changes, time.time_ns())
-    failed = [e.text for e in result.events if e.kind == "route.failed"]
+    failed = [e.text for e in result.events if e.kind == EventKind.ROUTE_FAILED]
     for text in failed:
         print(f"failed: {text}")
     return 1 if failed else 0

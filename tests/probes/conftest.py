@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from borderpath.core.results import ProbeResult
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.probes import Engine, Plumbing
 from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
 from borderpath.probes.responder import Responder, ResponderConfig
 from tests.conftest import unique_lab_name

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, ErrorKind, ProbeResult
+from borderpath.probes import Engine
 from borderpath.probes.config import PopConfig, ProbingConfig, Protocol
 from borderpath.probes.engine import _next_step
 from tests.probes.conftest import (

@@ -5,9 +5,10 @@ import time
 
 import pytest
 
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, ErrorKind, Plumbing, ProbeResult
+from borderpath.probes import Engine, Plumbing
 from borderpath.probes.config import ProbingConfig, UplinkConfig
 from tests.probes.conftest import fast_probing, lab_pops, lab_uplinks, probe_lab
 
