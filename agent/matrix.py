@@ -9,6 +9,10 @@ from borderpath.agent.status_api import parse_listen
 from borderpath.core.errors import BorderpathError
 
 TIMEOUT_S = 3.0
+GAP = 2
+"""Spaces between the matrix's columns."""
+CLEAR = "\x1b[H\x1b[2J"
+"""Cursor home, erase the screen: a live view redraws in place."""
 
 
 def fetch_status(listen: str) -> dict[str, Any]:
@@ -30,26 +34,32 @@ def fetch_status(listen: str) -> dict[str, Any]:
 
 
 def matrix(document: dict[str, Any]) -> str:
-    """Rows are uplinks, columns PoPs; each cell: loss, RTT p95, state; * = chosen."""
+    """Rows are uplinks, columns PoPs; each cell: loss, RTT p95, state; * = chosen. Every
+    column is as wide as its longest cell, so no state name pushes the next one out."""
     paths = {(p["uplink"], p["pop"]): p for p in document["paths"]}
     uplinks = list(dict.fromkeys(uplink for uplink, _ in paths))
     pops = list(dict.fromkeys(pop for _, pop in paths))
-    width = 24
+    cells = {key: _cell(path) for key, path in paths.items()}
+    first = max(map(len, uplinks), default=0) + GAP
+    width = max(map(len, [*cells.values(), *pops]), default=0) + GAP
     lines = [f"site {document['site']}, up {document['uptime_s']:.0f} s", ""]
-    lines.append(" " * 6 + "".join(f"{pop:<{width}}" for pop in pops))
+    lines.append(" " * first + "".join(f"{pop:<{width}}" for pop in pops).rstrip())
     for uplink in uplinks:
-        cells = [_cell(paths.get((uplink, pop))) for pop in pops]
-        lines.append(f"{uplink:<6}" + "".join(f"{cell:<{width}}" for cell in cells))
+        row = "".join(f"{cells.get((uplink, pop), '-'):<{width}}" for pop in pops)
+        lines.append(f"{uplink:<{first}}{row}".rstrip())
     lines.append("")
+    chosen = {
+        pop: "+".join(c["uplink"] for c in choice["uplinks"]) or "(none yet)"
+        for pop, choice in document["pops"].items()
+    }
+    pop_width = max(map(len, chosen), default=0)
+    chosen_width = max(map(len, chosen.values()), default=0)
     for pop, choice in document["pops"].items():
-        chosen = "+".join(c["uplink"] for c in choice["uplinks"]) or "(none yet)"
-        lines.append(f"{pop:<5} -> {chosen:<8} {choice['reason']}")
+        lines.append(f"{pop:<{pop_width}} -> {chosen[pop]:<{chosen_width}} {choice['reason']}")
     return "\n".join(lines)
 
 
-def _cell(path: dict[str, Any] | None) -> str:
-    if path is None:
-        return "-"
+def _cell(path: dict[str, Any]) -> str:
     mark = "*" if path["selected"] else " "
     loss = "  ?  " if path["loss"] is None else f"{path['loss'] * 100:4.1f}%"
     rtt = "   ?  " if path["rtt_p95_ms"] is None else f"{path['rtt_p95_ms']:5.0f}ms"

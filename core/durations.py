@@ -1,9 +1,11 @@
 """Durations as operators write them: "90s", "1m30s", "250ms", "2h", or plain seconds."""
 
+import argparse
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
 def parse_duration(value: str | int | float) -> float:
@@ -15,10 +17,24 @@ def parse_duration(value: str | int | float) -> float:
             raise ValueError("a duration cannot be negative")
         return float(value)
     text = value.strip().replace(" ", "")
+    if _SECONDS.fullmatch(text):
+        return float(text)
     parts = _PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{value!r} is not a duration (write e.g. '500ms', '90s', '1m30s', '2h')")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def duration_option(value: str) -> float:
+    """``type=`` of every duration option of the CLI: seconds, more than 0, or argparse's
+    one-line usage error (exit 2)."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a duration must be more than 0")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -1,7 +1,7 @@
 """The one exception tree of borderpath.
 
-    BorderpathError
-    ├── ConfigError     a file or option the user gave is wrong
+    BorderpathError     could not do the job (exit code 3)
+    ├── ConfigError     a file or option the user gave is wrong (exit code 2)
     ├── LabError        the emulated network could not be built or driven
     ├── ProbeError      a probe could not be set up (not: a probe that failed)
     ├── StorageError    the local store or a sink could not be used
@@ -9,14 +9,15 @@
 
 Low-level errors (OSError, sqlite3, netlink) are mapped to the most specific class
 where they arise, with ``raise ... from exc``; the CLI prints the message as one line
-and exits non-zero.
+and exits with the class's code. Exit code 1 is not an error of these: it is a command
+that ran and found something bad (a target that never answered, a refused route).
 """
 
 
 class BorderpathError(Exception):
     """Base of every error borderpath raises on purpose."""
 
-    exit_code = 1
+    exit_code = 3
 
 
 class ConfigError(BorderpathError):

@@ -19,6 +19,7 @@ def add_commands(commands: Any) -> None:
     up.add_argument(
         "--scenario", type=Path, help="scenario TOML (default: the topology's conditions)"
     )
+    _json(up)
     up.set_defaults(run=_up)
 
     down = actions.add_parser("down", help="remove every namespace, process and file of the lab")
@@ -27,7 +28,7 @@ def add_commands(commands: Any) -> None:
 
     status = actions.add_parser("status", help="namespaces, addresses, scenario and conditions")
     _name(status)
-    status.add_argument("--json", action="store_true", help="the documented JSON contract")
+    _json(status)
     status.set_defaults(run=_status)
 
     apply = actions.add_parser("apply", help="play a scenario file's paths and events from now on")
@@ -74,12 +75,15 @@ def _name(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="the documented JSON contract")
+
+
 def _up(arguments: argparse.Namespace) -> int:
     from borderpath.lab.lab import Lab
-    from borderpath.lab.report import describe
 
     lab = Lab.up(arguments.name, arguments.topology, arguments.scenario)
-    print(describe(lab.status()))
+    _print_status(lab.status(), arguments.json)
     return 0
 
 
@@ -92,11 +96,15 @@ def _down(arguments: argparse.Namespace) -> int:
 
 def _status(arguments: argparse.Namespace) -> int:
     from borderpath.lab.lab import Lab
+
+    _print_status(Lab(arguments.name).status(), arguments.json)
+    return 0
+
+
+def _print_status(status: dict[str, Any], as_json: bool) -> None:
     from borderpath.lab.report import describe
 
-    status = Lab(arguments.name).status()
-    print(json.dumps(status, indent=2) if arguments.json else describe(status))
-    return 0
+    print(json.dumps(status, indent=2) if as_json else describe(status))
 
 
 def _apply(arguments: argparse.Namespace) -> int:

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from borderpath.agent.matrix import fetch_status, matrix
+from borderpath.agent.matrix import CLEAR, fetch_status, matrix
 from borderpath.core.errors import BorderpathError
 from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.progress import Progress
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.demo_report import draw_chart, summary
@@ -29,17 +30,17 @@ DEMO_NAME = "bpdemo"
 DEMO_SCENARIO = Path(__file__).with_name("scenarios") / "demo.toml"
 REFRESH_S = 1.0
 SHOWN_EVENTS = 8
-CLEAR = "\x1b[H\x1b[2J"
 
 
 def run_demo(scenario: Path | None = None, chart: Path = Path("borderpath-demo.png")) -> int:
     scenario = scenario or DEMO_SCENARIO
-    Lab(DEMO_NAME).down()  # a demo killed earlier leaves nothing in the way
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="borderpath-demo-") as directory:
         workdir = Path(directory)
-        print("Building the emulated China border (network namespaces)...", flush=True)
-        lab = Lab.up(DEMO_NAME, scenario=scenario)
+        with Progress() as progress:
+            progress.show("building the emulated China border (network namespaces)...")
+            Lab(DEMO_NAME).down()  # a demo killed earlier leaves nothing in the way
+            lab = Lab.up(DEMO_NAME, scenario=scenario)
         agent: subprocess.Popen[bytes] | None = None
         try:
             config = _write_config(lab, workdir)
@@ -51,12 +52,16 @@ def run_demo(scenario: Path | None = None, chart: Path = Path("borderpath-demo.p
             print("\nInterrupted: taking everything down.")
             return 130
         finally:
-            if agent is not None:
-                _stop(agent)
-            lab.down()
+            with Progress() as progress:
+                progress.show("stopping the agent and taking the lab down...")
+                if agent is not None:
+                    _stop(agent)
+                lab.down()
         database = workdir / "data" / "borderpath.db"
         print(summary(database, started))
-        draw_chart(database, started, chart)
+        with Progress() as progress:
+            progress.show(f"drawing {chart}...")
+            draw_chart(database, started, chart)
         print(f"\nChart of RTT and loss per path, switches marked: {chart}")
         print("Lab taken down.")
     return 0

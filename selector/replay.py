@@ -8,6 +8,7 @@ import collections
 import dataclasses
 import datetime
 from collections.abc import Iterable
+from typing import Any
 
 from borderpath.core.durations import format_duration
 from borderpath.core.results import ProbeResult
@@ -50,6 +51,25 @@ class ReplayReport:
             )
             lines.append(f"  {pop}: {shares}")
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as one JSON document: times in ISO 8601 UTC, durations in seconds."""
+        return {
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "switches": self.switches,
+            "decisions": [
+                {"time": _iso(d.time_ns / 1e9), "pop": d.pop, "action": d.action}
+                | {key: d.to_event().labels[key] for key in ("uplink", "previous")}
+                | {"reason": d.reason}
+                for d in self.decisions
+            ],
+            "switches_per_hour": [
+                {"hour": _iso(hour), "switches": n}
+                for hour, n in sorted(self.switches_per_hour.items())
+            ],
+            "time_on": {pop: dict(counter) for pop, counter in sorted(self.time_on.items())},
+        }
 
 
 def run(
@@ -102,3 +122,9 @@ def _spend(report: ReplayReport, pop: str, choice: str, seconds: float) -> None:
 
 def _when(unix: float) -> str:
     return datetime.datetime.fromtimestamp(unix, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso(unix: float | None) -> str | None:
+    if unix is None:
+        return None
+    return datetime.datetime.fromtimestamp(unix, datetime.UTC).isoformat().replace("+00:00", "Z")

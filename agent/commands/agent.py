@@ -3,8 +3,14 @@
 import argparse
 import asyncio
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from borderpath.core.durations import duration_option, format_duration
+
+WATCH_EVERY_S = 2.0
 
 
 def add_commands(commands: Any) -> None:
@@ -18,6 +24,15 @@ def add_commands(commands: Any) -> None:
     status = commands.add_parser("status", help="the uplink x PoP matrix from the running agent")
     status.add_argument("--config", type=Path, required=True)
     status.add_argument("--json", action="store_true", help="the agent's /status document")
+    status.add_argument(
+        "--watch",
+        nargs="?",
+        const=WATCH_EVERY_S,
+        type=duration_option,
+        metavar="INTERVAL",
+        help=f"redraw every INTERVAL (default {format_duration(WATCH_EVERY_S)}) until Ctrl-C; "
+        "with --json, one document per line",
+    )
     status.set_defaults(run=_status)
 
 
@@ -34,6 +49,31 @@ def _status(arguments: argparse.Namespace) -> int:
     from borderpath.agent.config import load_config
     from borderpath.agent.matrix import fetch_status, matrix
 
-    document = fetch_status(load_config(arguments.config).status.listen)
-    print(json.dumps(document, indent=1) if arguments.json else matrix(document))
-    return 0
+    listen = load_config(arguments.config).status.listen
+    if arguments.watch is None:
+        document = fetch_status(listen)
+        print(json.dumps(document, indent=1) if arguments.json else matrix(document))
+        return 0
+    return _watch(listen, arguments.watch, arguments.json)
+
+
+def _watch(listen: str, every: float, as_json: bool) -> int:
+    """Redraw in place on a terminal (a new screen below the last one elsewhere) until
+    Ctrl-C; an agent that stops answering is said on stderr and waited for."""
+    from borderpath.agent.matrix import CLEAR, fetch_status, matrix
+    from borderpath.core.errors import BorderpathError
+
+    clear = CLEAR if sys.stdout.isatty() and not as_json else ""
+    try:
+        while True:
+            try:
+                document = fetch_status(listen)
+            except BorderpathError as exc:
+                print(f"borderpath: {exc}", file=sys.stderr, flush=True)
+            else:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                screen = f"every {format_duration(every)}, {stamp}\n{matrix(document)}\n"
+                print(json.dumps(document) if as_json else clear + screen, flush=True)
+            time.sleep(every)
+    except KeyboardInterrupt:  # the way out of a watch: not a failure
+        return 0

@@ -3,23 +3,38 @@
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from borderpath.core.durations import duration_option, format_duration
 from borderpath.core.errors import ConfigError
+from borderpath.core.progress import Progress
+
+if TYPE_CHECKING:
+    from borderpath.core.results import ProbeResult
+    from borderpath.probes import Engine
+    from borderpath.probes.summary import SeriesSummary
 
 DEFAULT_DURATION_S = 10.0
+PROGRESS_EVERY_S = 0.5
 
 
 def add_commands(commands: Any) -> None:
     """Register this module's sub-commands on the top-level parser's subparsers."""
     probe = commands.add_parser(
-        "probe", help="probe every path now (no storage, no steering) and print what was seen"
+        "probe",
+        help="probe every path now (no storage, no steering) and print what was seen",
+        description="Probe every series (uplink x PoP x protocol) now and print a summary "
+        "of each. Exit code 1 when a series got no answer at all, like fping.",
     )
     probe.add_argument("--config", type=Path, required=True, help="agent TOML file")
     probe.add_argument("--once", action="store_true", help="one round of every series")
     probe.add_argument(
-        "--duration", type=float, default=DEFAULT_DURATION_S, help="seconds to probe without --once"
+        "--duration",
+        type=duration_option,
+        default=DEFAULT_DURATION_S,
+        help="how long to probe without --once (e.g. 30s, 2m); 10s",
     )
     probe.add_argument("--uplink", action="append", help="only this uplink (repeat)")
     probe.add_argument("--pop", action="append", help="only this PoP (repeat)")
@@ -32,7 +47,12 @@ def add_commands(commands: Any) -> None:
     )
     probe.set_defaults(run=_probe)
 
-    trace = commands.add_parser("trace", help="traceroute one path and label its backbone")
+    trace = commands.add_parser(
+        "trace",
+        help="traceroute one path and label its backbone",
+        description="Traceroute one path (uplink to PoP) and label the backbone it crosses "
+        "the border on. Exit code 1 when the trace did not reach the PoP.",
+    )
     trace.add_argument("--config", type=Path, required=True, help="agent TOML file")
     trace.add_argument("--uplink", required=True)
     trace.add_argument("--pop", required=True)
@@ -75,13 +95,16 @@ def _probe(arguments: argparse.Namespace) -> int:
 
     async def run() -> None:
         await engine.start()
-        try:
-            if arguments.once:
-                await engine.finished()
-            else:
-                await asyncio.sleep(arguments.duration)
-        finally:
-            await engine.stop()
+        with Progress() as progress:
+            reporting = asyncio.create_task(_report(progress, engine, results, arguments))
+            try:
+                if arguments.once:
+                    await engine.finished()
+                else:
+                    await asyncio.sleep(arguments.duration)
+            finally:
+                reporting.cancel()
+                await engine.stop()
 
     plumbing = None if arguments.no_plumbing else Plumbing(config.uplinks, config.probing)
     if plumbing is not None:
@@ -97,7 +120,35 @@ def _probe(arguments: argparse.Namespace) -> int:
             print(json.dumps(summary.document()))
     else:
         print(table(summaries))
-    return 0
+    return _unanswered(summaries)
+
+
+async def _report(
+    progress: Progress, engine: "Engine", results: list["ProbeResult"], arguments: Any
+) -> None:
+    """How far the probing is, every half second, until cancelled."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    length = "one round" if arguments.once else format_duration(arguments.duration)
+    while True:
+        elapsed = loop.time() - started
+        progress.show(
+            f"probing {len(engine.series)} series ({length}): {elapsed:.0f} s, "
+            f"{len(results)} results"
+        )
+        await asyncio.sleep(PROGRESS_EVERY_S)
+
+
+def _unanswered(summaries: list["SeriesSummary"]) -> int:
+    """Exit code 1, with the series named, when any series got no answer at all."""
+    silent = [summary.series for summary in summaries if summary.summary.received == 0]
+    if not silent:
+        return 0
+    print(
+        f"borderpath: no answer on {len(silent)} of {len(summaries)} series: {', '.join(silent)}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _check_names(given: list[str] | None, known: list[str], option: str) -> None:
@@ -139,6 +190,9 @@ def _trace(arguments: argparse.Namespace) -> int:
     else:
         print(result.text())
         print(f"backbone: {label}")
+    if not result.reached:
+        print(f"borderpath: the trace did not reach {result.target}", file=sys.stderr)
+        return 1
     return 0
 
 

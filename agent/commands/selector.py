@@ -5,21 +5,24 @@ for a lab's branch). ``replay`` reads the local store read-only: safe while the 
 """
 
 import argparse
+import dataclasses
 import datetime
+import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from borderpath.core.durations import parse_duration
+from borderpath.core.durations import duration_option, parse_duration
 from borderpath.core.errors import ConfigError
 from borderpath.core.events import EventKind
+from borderpath.core.progress import Progress
 
 if TYPE_CHECKING:
     from borderpath.agent.config import AgentConfig
     from borderpath.core.results import ProbeResult
     from borderpath.selector.policy import Choice
-    from borderpath.selector.routes import RouteWriter
+    from borderpath.selector.routes import RouteChange, RouteWriter
 
 STRATEGIES = ("quality", "cheapest", "priority", "balance")
 REPLAY_CHUNK_S = 3600
@@ -44,6 +47,7 @@ def add_commands(commands: Any) -> None:
         help="steer a PoP by these uplinks (plan/apply; several = equal multipath); "
         "PoPs not named keep the route they have",
     )
+    routes.add_argument("--json", action="store_true", help="one JSON document")
     routes.set_defaults(run=run_routes)
 
     replay = commands.add_parser(
@@ -59,7 +63,10 @@ def add_commands(commands: Any) -> None:
     )
     replay.add_argument("--until", help="end: a duration ago or an ISO time (default: now)")
     replay.add_argument("--strategy", choices=STRATEGIES, help="override [selector] strategy")
-    replay.add_argument("--tick", default="1s", help="selector tick interval (default 1s)")
+    replay.add_argument(
+        "--tick", type=duration_option, default=1.0, help="selector tick interval (default 1s)"
+    )
+    replay.add_argument("--json", action="store_true", help="one JSON document")
     replay.set_defaults(run=run_replay)
 
 
@@ -68,9 +75,11 @@ def run_routes(args: argparse.Namespace) -> int:
     from borderpath.selector.routes import RouteWriter
 
     config = load_config(args.config)
-    with RouteWriter(config.selector.routes, config.uplinks, config.pops) as writer:
+    routes = config.selector.routes
+    with RouteWriter(routes, config.uplinks, config.pops) as writer:
         if args.action == "show":
-            _show(writer)
+            shown = _shown(writer)
+            print(json.dumps(shown, indent=1) if args.json else _show_text(shown))
             return 0
         state = writer.read()
         if args.action == "flush":
@@ -78,33 +87,73 @@ def run_routes(args: argparse.Namespace) -> int:
         else:
             choices = writer.installed_choices(state) | _via(args.via, config)
             changes = writer.plan(choices, state)
-        for change in changes:
-            print(change.describe(config.selector.routes))
-        if not changes:
-            print("nothing to change")
-        if args.action == "plan":
-            return 0
-        result = writer.apply(changes, time.time_ns())
-    failed = [e.text for e in result.events if e.kind == EventKind.ROUTE_FAILED]
-    for text in failed:
-        print(f"failed: {text}")
+        if not args.json:
+            print("\n".join(c.describe(routes) for c in changes) or "nothing to change")
+        failed = []
+        if args.action != "plan":
+            result = writer.apply(changes, time.time_ns())
+            failed = [e.text for e in result.events if e.kind == EventKind.ROUTE_FAILED]
+    if args.json:
+        listed = [_change(change, routes) for change in changes]
+        print(json.dumps({"action": args.action, "changes": listed, "failed": failed}, indent=1))
+    else:
+        for text in failed:
+            print(f"failed: {text}")
     return 1 if failed else 0
 
 
-def _show(writer: "RouteWriter") -> None:
+def _change(change: "RouteChange", routes: Any) -> dict[str, Any]:
+    hops = [{"gateway": g, "device": d, "weight": w} for g, d, w in change.hops]
+    return dataclasses.asdict(change) | {"hops": hops, "text": change.describe(routes)}
+
+
+def _shown(writer: "RouteWriter") -> dict[str, Any]:
+    """What ``routes show`` prints: our table, rules and routes, and the choices they make."""
     routes = writer.routes
     state = writer.read()
-    print(f"table {routes.table}, rules at priority {routes.rule_priority}, proto {routes.proto}")
-    for prefix, hops in sorted(state.routes.items()):
-        rule = "rule" if prefix in state.rules else "NO RULE"
-        via = ", ".join(f"{gateway} dev {device} weight {w}" for gateway, device, w in hops)
-        print(f"  {prefix:<20} {rule:<8} via {via}")
-    for prefix in sorted(state.rules - set(state.routes)):
-        print(f"  {prefix:<20} rule     (no route of ours)")
-    for prefix, proto in sorted(state.foreign.items()):
-        print(f"  {prefix:<20} foreign route (proto {proto}) in our table, left alone")
-    for pop, choice in sorted(writer.installed_choices(state).items()):
-        print(f"  {pop}: {', '.join(f'{u}*{w}' for u, w in choice)}")
+    return {
+        "table": routes.table,
+        "rule_priority": routes.rule_priority,
+        "proto": routes.proto,
+        "routes": [
+            {
+                "prefix": prefix,
+                "rule": prefix in state.rules,
+                "hops": [{"gateway": g, "device": d, "weight": w} for g, d, w in hops],
+            }
+            for prefix, hops in sorted(state.routes.items())
+        ],
+        "rules_without_route": sorted(state.rules - set(state.routes)),
+        "foreign": [{"prefix": p, "proto": proto} for p, proto in sorted(state.foreign.items())],
+        "choices": {
+            pop: [{"uplink": uplink, "weight": weight} for uplink, weight in choice]
+            for pop, choice in sorted(writer.installed_choices(state).items())
+        },
+    }
+
+
+def _show_text(shown: dict[str, Any]) -> str:
+    lines = [
+        f"table {shown['table']}, rules at priority {shown['rule_priority']}, "
+        f"proto {shown['proto']}"
+    ]
+    for route in shown["routes"]:
+        rule = "rule" if route["rule"] else "NO RULE"
+        via = ", ".join(
+            f"{h['gateway']} dev {h['device']} weight {h['weight']}" for h in route["hops"]
+        )
+        lines.append(f"  {route['prefix']:<20} {rule:<8} via {via}")
+    lines += [
+        f"  {prefix:<20} rule     (no route of ours)" for prefix in shown["rules_without_route"]
+    ]
+    lines += [
+        f"  {f['prefix']:<20} foreign route (proto {f['proto']}) in our table, left alone"
+        for f in shown["foreign"]
+    ]
+    for pop, choice in shown["choices"].items():
+        weighted = ", ".join(f"{c['uplink']}*{c['weight']}" for c in choice)
+        lines.append(f"  {pop}: {weighted}")
+    return "\n".join(lines)
 
 
 def _via(values: Sequence[str], config: "AgentConfig") -> dict[str, "Choice"]:
@@ -136,26 +185,31 @@ def run_replay(args: argparse.Namespace) -> int:
     now = time.time()
     since = _moment(args.since, now, "--since")
     until = _moment(args.until, now, "--until") if args.until else now
-    tick = _seconds(args.tick, "--tick")
+    tick = args.tick
     path = args.db or config.storage.database_path(config.agent.data_dir)
     if not path.exists():
         raise ConfigError(f"--db {path}: no such store")
     store = Store.open_read_only(path, config.storage)
     try:
         selector = Selector(selector_config, config.uplinks, config.pops)
-        report = replay(selector, _batches(store, since, until, tick), tick_every=tick)
+        with Progress() as progress:
+            batches = _batches(store, since, until, tick, progress)
+            report = replay(selector, batches, tick_every=tick)
     finally:
         store.close()
-    print(report.render())
+    print(json.dumps(report.as_dict(), indent=1) if args.json else report.render())
     return 0
 
 
-def _batches(store: Any, since: float, until: float, tick: float) -> Iterator[list["ProbeResult"]]:
+def _batches(
+    store: Any, since: float, until: float, tick: float, progress: Progress
+) -> Iterator[list["ProbeResult"]]:
     """Stored results in time order, one batch per tick interval."""
     batch: list[ProbeResult] = []
     slot = None
     start = since
     while start < until:
+        progress.show(f"replaying {_utc(start)} ({(start - since) / (until - since):.0%})")
         end = min(until, start + REPLAY_CHUNK_S)
         for result in store.query_results(int(start * 1e9), int(end * 1e9)):
             here = int(result.time_ns / 1e9 // tick)
@@ -184,11 +238,5 @@ def _moment(value: str, now: float, option: str) -> float:
     return moment.timestamp()
 
 
-def _seconds(value: str, option: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(f"{option}: {exc}") from None
-    if seconds <= 0:
-        raise ConfigError(f"{option}: must be more than 0")
-    return seconds
+def _utc(unix: float) -> str:
+    return datetime.datetime.fromtimestamp(unix, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -5,8 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from borderpath.core.durations import parse_duration
-from borderpath.core.errors import ConfigError
+from borderpath.core.durations import duration_option
 
 
 def add_commands(commands: Any) -> None:
@@ -19,7 +18,9 @@ def add_commands(commands: Any) -> None:
     )
     parser.add_argument("what", choices=("series", "paths", "events"))
     parser.add_argument("--config", type=Path, required=True, help="the agent's config file")
-    parser.add_argument("--since", default="1h", help="how far back (e.g. 15m, 1h, 2d); 1h")
+    parser.add_argument(
+        "--since", type=duration_option, default=3600.0, help="how far back (e.g. 15m, 1h, 2d); 1h"
+    )
     parser.add_argument("--uplink", help="only this uplink")
     parser.add_argument("--pop", help="only this PoP")
     parser.add_argument("--protocol", help="only this protocol (series)")
@@ -32,15 +33,13 @@ def run_query(args: argparse.Namespace) -> int:
     from borderpath.storage.report import Filters, json_lines, query_rows, table
     from borderpath.storage.store import Store
 
-    try:
-        since_s = parse_duration(args.since)
-    except ValueError as exc:
-        raise ConfigError(f"--since: {exc}") from None
     config = load_config(args.config)
     path = config.storage.database_path(config.agent.data_dir)
     store = Store.open_read_only(path, config.storage)
     try:
-        filters = Filters(time.time_ns() - int(since_s * 1e9), args.uplink, args.pop, args.protocol)
+        filters = Filters(
+            time.time_ns() - int(args.since * 1e9), args.uplink, args.pop, args.protocol
+        )
         rows = query_rows(store, args.what, filters)
     finally:
         store.close()

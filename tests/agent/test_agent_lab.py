@@ -196,7 +196,7 @@ def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
             check=False,
             timeout=60,
         )
-        assert bare.returncode == 1
+        assert bare.returncode == 3
         assert "the agent needs CAP_NET_ADMIN and CAP_NET_RAW" in bare.stderr
         assert "Traceback" not in bare.stderr
         agent = AgentProcess(

@@ -48,6 +48,6 @@ def test_listing_without_a_running_agent_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(CONFIG.format(url="http://127.0.0.1:9/", socket=tmp_path / "none.sock"))
     done = _borderpath("alerts", "--config", str(config))
-    assert done.returncode == 1
+    assert done.returncode == 3
     assert done.stderr.startswith("borderpath: no agent answers on ")
     assert len(done.stderr.splitlines()) == 1

@@ -5,15 +5,19 @@ Grafana's InfluxDB data source replaces ``$timeFilter`` with the panel's time ra
 ``timeFrom`` winning over the dashboard's), ``$__interval`` with the range divided by
 the points the panel can draw (never below the panel's ``interval``), and template
 variables with their values: a multi-value or "All" variable becomes a regex
-alternation of escaped values (``(ct|cu)``), or the variable's ``allValue``.
+alternation of escaped values (``(ct|cu)``), or the variable's ``allValue``. Then the
+browser applies the panel's transformations to the result (``transform``).
 """
 
 import dataclasses
+import datetime
 import json
 import re
+import statistics
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 MAX_DATA_POINTS = 1000
 """Roughly the pixels of a full-width panel: Grafana's default for $__interval."""
@@ -188,3 +192,80 @@ def group_by_tags(query: str) -> list[str]:
     """Tags of the outermost GROUP BY (time() excluded)."""
     match = re.search(r"\sGROUP BY\s(.*)$", _outer(query), re.DOTALL)
     return re.findall(r'"(\w+)"', match.group(1)) if match else []
+
+
+# -- transformations ------------------------------------------------------------------
+# Grafana applies a panel's transformations in its browser; only the ones the dashboards
+# use are here, each as Grafana 10.4+ computes it on a table frame (rows of dicts).
+
+_MOMENT_TO_STRFTIME = {"HH": "%H"}
+Row = dict[str, Any]
+
+
+def table_frame(rows: list[Row]) -> list[Row]:
+    """An InfluxQL result as Grafana's table frame: tags as columns, time named Time."""
+    return [
+        {("Time" if key == "time" else key): value for key, value in row.items()} for row in rows
+    ]
+
+
+def transform(
+    rows: list[Row], transformations: list[dict[str, Any]], viewer_zone: str
+) -> list[Row]:
+    """A table's rows after the panel's transformations, seen by a viewer whose own time
+    zone (Grafana profile or browser) is ``viewer_zone``."""
+    for step in transformations:
+        options = step["options"]
+        if step["id"] == "formatTime":
+            rows = format_time(rows, options, viewer_zone)
+        elif step["id"] == "groupBy":
+            rows = group_by(rows, options["fields"])
+        elif step["id"] == "sortBy":
+            rows = sorted(rows, key=lambda row: row[options["sort"][0]["field"]])
+        elif step["id"] == "groupingToMatrix":
+            rows = grouping_to_matrix(rows, options)
+        else:
+            raise ValueError(f"transformation {step['id']!r} is not emulated here")
+    return rows
+
+
+def format_time(rows: list[Row], options: Mapping[str, Any], viewer_zone: str) -> list[Row]:
+    """The time field as text. Its ``timezone`` option, or else the viewer's zone: Grafana
+    ignores the dashboard's zone here (grafana/grafana#90727)."""
+    zone = ZoneInfo(options.get("timezone") or viewer_zone)
+    pattern = _MOMENT_TO_STRFTIME[options["outputFormat"]]
+    field = options["timeField"]
+    return [
+        row | {field: datetime.datetime.fromtimestamp(row[field] / 1e9, zone).strftime(pattern)}
+        for row in rows
+    ]
+
+
+def group_by(rows: list[Row], fields: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+    """One row per distinct value of the ``groupby`` fields, the others aggregated
+    (``mean`` only) under Grafana's name ``field (mean)``."""
+    keys = [name for name, field in fields.items() if field["operation"] == "groupby"]
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[key] for key in keys), []).append(row)
+    out = []
+    for key, members in groups.items():
+        row = dict(zip(keys, key, strict=True))
+        for name, field in fields.items():
+            if field["operation"] == "aggregate":
+                assert field["aggregations"] == ["mean"], field
+                row[f"{name} (mean)"] = statistics.fmean(member[name] for member in members)
+        out.append(row)
+    return out
+
+
+def grouping_to_matrix(rows: list[Row], options: Mapping[str, str]) -> list[Row]:
+    """One row per ``rowField`` value; a column per ``columnField`` value, in order of
+    first appearance; the first column is named ``row\\column``."""
+    row_field, column_field = options["rowField"], options["columnField"]
+    corner = f"{row_field}\\{column_field}"
+    matrix: dict[Any, Row] = {}
+    for row in rows:
+        line = matrix.setdefault(row[row_field], {corner: row[row_field]})
+        line[str(row[column_field])] = row[options["valueField"]]
+    return list(matrix.values())

@@ -2,12 +2,16 @@
 filled in as Grafana fills it, runs on a real influxd holding a lab scenario's telemetry
 and returns the columns its panel shows."""
 
+import datetime
 import re
+import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.influxd import InfluxServer
 from tests.noc import grafana
 from tests.noc.telemetry import NOT_WRITTEN_YET, STALE_SITE, Telemetry
 
@@ -18,6 +22,11 @@ DATASOURCE_FILE = DEPLOY / "provisioning" / "datasources" / "borderpath.yaml"
 PROVIDER_FILE = DEPLOY / "provisioning" / "dashboards" / "borderpath.yaml"
 SCHEMA_VERSION = 39
 """Grafana 10.4 / 11.0: the oldest Grafana the dashboards are written for."""
+DATASOURCE_VARIABLE = ("datasource", "datasource", "influxdb")
+BRANCH_ZONE = "Asia/Shanghai"
+"""Every branch is in mainland China: one zone, UTC+8, no daylight saving."""
+VIEWER_ZONE = "Europe/Berlin"
+"""A NOC engineer's browser somewhere else."""
 
 
 def provisioned_uid() -> str:
@@ -66,12 +75,37 @@ def test_dashboard_is_valid_grafana_json(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_every_datasource_is_the_provisioned_one(name: str) -> None:
-    uid = provisioned_uid()
-    for reference in datasource_references(DASHBOARDS[name]):
+def test_every_query_reads_the_data_source_variable(name: str) -> None:
+    """Imported into a Grafana whose InfluxDB has another uid, one choice fixes every panel;
+    provisioned next to deploy/grafana/provisioning, the variable starts on its uid."""
+    dashboard = DASHBOARDS[name]
+    variable = dashboard["templating"]["list"][0]
+    assert (variable["name"], variable["type"], variable["query"]) == DATASOURCE_VARIABLE
+    assert variable["current"]["value"] == provisioned_uid()
+    for panel in grafana.panels(dashboard):
+        if panel.get("targets"):
+            assert "datasource" in panel, panel["title"]
+            assert all("datasource" in target for target in panel["targets"]), panel["title"]
+    for annotation in dashboard["annotations"]["list"]:
+        assert "datasource" in annotation, annotation["name"]
+    for reference in datasource_references(dashboard):
         if reference.get("type") == "grafana":
             continue  # Grafana's own built-in annotations
-        assert reference == {"type": "influxdb", "uid": uid}
+        assert reference == {"type": "influxdb", "uid": "${datasource}"}
+
+
+def test_one_time_zone_for_every_dashboard_and_every_hour_of_day() -> None:
+    """The branches' zone everywhere, also where Grafana would use the viewer's own:
+    the Format time transformation ignores the dashboard's zone unless told one."""
+    assert {dashboard["timezone"] for dashboard in DASHBOARDS.values()} == {BRANCH_ZONE}
+    steps = [
+        step
+        for dashboard in DASHBOARDS.values()
+        for panel in grafana.panels(dashboard)
+        for step in panel.get("transformations", [])
+        if step["id"] == "formatTime"
+    ]
+    assert steps and all(step["options"]["timezone"] == BRANCH_ZONE for step in steps)
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -256,3 +290,34 @@ def test_fleet_lists_degraded_paths_and_the_silent_agent(telemetry: Telemetry) -
     assert seen - recent == {STALE_SITE}
     switches = panel_rows(telemetry, "fleet", "Route switches per site")
     assert sum(r["switches"] for r in switches if r["site"] == telemetry.site) >= 1
+
+
+@pytest.mark.influx
+def test_evening_peak_has_24_hours_in_china_time_for_a_viewer_elsewhere(
+    influxd: InfluxServer,
+) -> None:
+    """Three days of a path that loses 20 % from 20:00 to 23:00 China time, 1 % otherwise,
+    through the panel's query on a real influxd and its transformations: one column per
+    hour of the day, and the peak where the branch has it, not shifted to Frankfurt's."""
+    database = "evening_peak"
+    influxd.create_database(database)
+    shanghai, now = ZoneInfo(BRANCH_ZONE), time.time()
+    lines = []
+    for moment in (now - step * 600 for step in range(3 * 24 * 6)):
+        loss = (
+            0.2 if datetime.datetime.fromtimestamp(moment, shanghai).hour in (20, 21, 22) else 0.01
+        )
+        lines.append(
+            "borderpath_path,site=sh-01,carrier=china-telecom,uplink=ct,pop=hkg "
+            f"loss={loss} {int(moment * 1e9)}"
+        )
+    influxd.write(database, "\n".join(lines).encode()).raise_for_status()
+    dashboard = DASHBOARDS["fleet"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    panel = next(p for p in grafana.panels(dashboard) if p["title"].startswith("Evening peak"))
+    text = grafana.interpolate(panel["targets"][0]["query"], variables, EVERYTHING, "28d")
+    rows = grafana.table_frame(influxd.rows(text, database))
+    matrix = grafana.transform(rows, panel["transformations"], VIEWER_ZONE)
+    assert [row.pop("pop\\Time") for row in matrix] == ["hkg"]
+    assert list(matrix[0]) == [f"{hour:02}" for hour in range(24)]
+    assert {hour for hour, loss in matrix[0].items() if loss > 10} == {"20", "21", "22"}

@@ -1,5 +1,8 @@
 """``borderpath routes`` in the lab's branch and ``borderpath replay`` over a real store."""
 
+import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -70,8 +73,28 @@ def test_routes_plan_apply_show_and_flush_in_the_branch(shared_lab: Lab, tmp_pat
         assert lan_leaves_by(shared_lab) == "cu"
         shown = borderpath_in(shared_lab, "routes", "show", "--config", str(config))
         assert "hkg: cu*1" in shown.stdout
+        document = json.loads(
+            borderpath_in(shared_lab, "routes", "show", "--config", str(config), "--json").stdout
+        )
+        assert document["choices"] == {"hkg": [{"uplink": "cu", "weight": 1}]}
+        (route,) = document["routes"]
+        assert (route["prefix"], route["rule"], route["hops"][0]["device"]) == (
+            "198.19.1.0/24",
+            True,
+            "cu",
+        )
         again = borderpath_in(shared_lab, "routes", "plan", "--config", str(config))
         assert again.stdout.strip() == "nothing to change"
+        moved = borderpath_in(
+            shared_lab, "routes", "plan", "--config", str(config), "--via", "hkg=cm", "--json"
+        )
+        (change,) = json.loads(moved.stdout)["changes"]
+        assert (change["action"], change["prefix"], change["hops"][0]["device"]) == (
+            "replace",
+            "198.19.1.0/24",
+            "cm",
+        )
+        assert change["text"].startswith("replace 198.19.1.0/24 via")
     finally:
         flushed = borderpath_in(shared_lab, "routes", "flush", "--config", str(config))
     assert flushed.returncode == 0, flushed.stderr
@@ -87,9 +110,8 @@ def test_routes_via_names_a_wrong_uplink_in_one_line(
     assert capsys.readouterr().err.startswith("borderpath: --via 'hkg=zz'")
 
 
-def test_replay_reads_the_store_and_prints_decisions_and_time_per_uplink(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def replay_arguments(tmp_path: Path) -> list[str]:
+    """``replay`` over a store of two minutes: cu best, then blackholed at 60 s."""
     config = tmp_path / "agent.toml"
     config.write_text(CONFIG.format(data=tmp_path), encoding="utf-8")
     db = tmp_path / "store.db"
@@ -101,26 +123,49 @@ def test_replay_reads_the_store_and_prints_decisions_and_time_per_uplink(
     for _, batch in probe_stream(series, conditions, start=T0, duration=120, interval=0.2):
         store.write_results(batch)
     store.close()
-    code = main(
-        [
-            "replay",
-            "--config",
-            str(config),
-            "--db",
-            str(db),
-            "--since",
-            "2023-11-14T22:13:00",
-            "--until",
-            "2023-11-14T22:16:00",
-            "--tick",
-            "200ms",
-        ]
-    )
+    window = ["--since", "2023-11-14T22:13:00", "--until", "2023-11-14T22:16:00"]
+    return ["replay", "--config", str(config), "--db", str(db), *window, "--tick", "200ms"]
+
+
+def test_replay_reads_the_store_and_prints_decisions_and_time_per_uplink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(replay_arguments(tmp_path))
     out = capsys.readouterr().out
     assert code == 0
     assert "initial        hkg: cu is best score" in out
     assert "failover       hkg: cu is down; moving to" in out
     assert "hkg: " in out and "cu 1m (50%)" in out
+
+
+def test_replay_json_says_the_same_and_progress_goes_only_to_a_terminal(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "borderpath.agent.cli", *replay_arguments(tmp_path)]
+    leader, follower = pty.openpty()
+    try:
+        on_terminal = subprocess.run(
+            [*command, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        shown = os.read(leader, 65536).decode()
+    finally:
+        os.close(leader)
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert on_terminal.returncode == piped.returncode == 0
+    report = json.loads(on_terminal.stdout)
+    assert [(d["action"], d["uplink"]) for d in report["decisions"]][:2] == [
+        ("initial", "cu"),
+        ("failover", report["decisions"][1]["uplink"]),
+    ]
+    assert report["decisions"][1]["previous"] == "cu" and report["switches"] >= 1
+    assert report["time_on"]["hkg"]["cu"] == pytest.approx(60, abs=2)
+    assert report["start"].startswith("2023-11-14T22:1") and report["start"].endswith("Z")
+    assert "replaying 2023-11-14 22:13 UTC (0%)" in shown
+    assert piped.stderr == "" and "failover" in piped.stdout
 
 
 def test_replay_without_a_store_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

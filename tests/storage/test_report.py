@@ -84,6 +84,6 @@ def test_mistakes_are_one_line(
     assert main(["query", "series", "--config", str(config_file), "--since", "soon"]) == 2
     assert "--since" in capsys.readouterr().err
     (tmp_path / "borderpath.db").rename(tmp_path / "moved.db")
-    assert main(["query", "series", "--config", str(config_file)]) == 1
+    assert main(["query", "series", "--config", str(config_file)]) == 3
     err = capsys.readouterr().err
     assert "no such database" in err and len(err.splitlines()) == 1
