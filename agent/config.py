@@ -41,6 +41,14 @@ class AgentSection(StrictModel):
     housekeeping_interval: Seconds = pydantic.Field(
         10.0, gt=0, description="How often rollups and retention run on the local store."
     )
+    reconcile_interval: Seconds = pydantic.Field(
+        30.0,
+        gt=0,
+        description="How often the kernel is compared with what the agent wants and "
+        "repaired: the probe tables and rules (a mark or source that changed is "
+        "installed again) and every PoP's steering routes and rules, even when no "
+        "decision changed (a route deleted by hand is back within this time).",
+    )
     warm_start: Seconds = pydantic.Field(
         600.0,
         ge=0,

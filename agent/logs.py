@@ -52,6 +52,12 @@ def setup(log_format: LogFormat = "text", level: int = logging.INFO) -> None:
     # a second at our rates, and none of them an event.
     for chatty in ("apscheduler", "quic", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # And it warns at every slot a running job makes it skip: agent/jobs.py says it once.
+    logging.getLogger("apscheduler.scheduler").addFilter(_not_a_skipped_run)
+
+
+def _not_a_skipped_run(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Execution of job")
 
 
 def _timestamp(record: logging.LogRecord) -> str:

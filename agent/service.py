@@ -10,9 +10,11 @@
     snapshot, housekeeping jobs (APScheduler) ; exporter task ──► InfluxDB
     status API (/status, /metrics, /healthz, /alerts)
 
+    reconcile job ──► probe plumbing and routes repaired where the kernel drifted
 Nothing here decides, measures or stores by itself: it starts the parts in order,
 hands data between them and stops them in reverse. A stopped agent leaves its routes
-in place, so a branch is never cut off because the agent is down.
+in place, so a branch is never cut off because the agent is down; it removes the
+probe plumbing, which serves only its probes.
 """
 
 import asyncio
@@ -29,6 +31,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from borderpath.agent import capabilities
 from borderpath.agent.config import AgentConfig
+from borderpath.agent.jobs import JobTimer
 from borderpath.agent.route_labels import RouteLabels
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
@@ -37,7 +40,7 @@ from borderpath.core.errors import BorderpathError, ConfigError
 from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.results import ProbeResult
 from borderpath.probes import Engine, Plumbing
-from borderpath.selector import Decision, RouteWriter, Selector
+from borderpath.selector import Decision, RouteChange, RouteWriter, Selector
 from borderpath.storage import AsyncStore, Exporter
 
 T = TypeVar("T")
@@ -59,6 +62,9 @@ class Agent:
         """Rows not yet exported, per table (refreshed by housekeeping)."""
         self._scheduler = AsyncIOScheduler()
         self._running_jobs: set[asyncio.Task[Any]] = set()
+        self.jobs = JobTimer()
+        self._steering = asyncio.Lock()
+        """One plan-and-write of the routes at a time (the tick's and the reconcile's)."""
         self.route_labels = RouteLabels(config)
         self.store: AsyncStore | None = None
         self.selector: Selector | None = None
@@ -103,6 +109,7 @@ class Agent:
         if config.storage.influxdb is not None:
             self.exporter = Exporter(path, config.storage.influxdb)
             self._exporting = asyncio.create_task(self.exporter.run())
+        await self.route_labels.prepare()
         self._schedule()
         self.status = StatusServer(config.status.listen, StatusView(self).routes())
         await self.status.start()
@@ -159,6 +166,10 @@ class Agent:
             await self._record(EventKind.AGENT_STOP, "agent stopped; routes left in place")
             await self.store.close()
             self.store = None
+        if self.plumbing is not None:
+            # The probe tables and rules serve the probes only; the steering routes stay.
+            await self.netlink(self.plumbing.remove)
+            self.plumbing = None
         if self.routes is not None:
             await self.netlink(self.routes.close)
             self.routes = None
@@ -199,28 +210,48 @@ class Agent:
             log.info("selector warmed with %d stored results", len(history))
 
     async def _reconcile_routes(self) -> None:
-        """Take what the kernel has as the starting choice, so a restart changes nothing."""
+        """Take what the kernel has as the starting choice, so a restart changes nothing,
+        then complete it where it is incomplete (a crash between the writes of a move)."""
         assert self.routes is not None and self.selector is not None
         installed = await self.netlink(self.routes.installed_choices)
         now = time.time()
         for pop, choice in installed.items():
             self.selector.adopt(pop, choice, now, "found in the kernel at start")
         log.info("routes reconciled: %d PoPs already steered", len(installed))
+        self._log_repairs(await self._steer([]))
+
+    async def _reconcile(self) -> None:
+        """Put back what was changed under us: the probe plumbing, then the routes and
+        rules of every PoP's current choice."""
+        assert self.plumbing is not None
+        for repair in await self.netlink(self.plumbing.apply):
+            log.warning("probe plumbing repaired: %s", repair)
+        self._log_repairs(await self._steer([]))
+
+    def _log_repairs(self, applied: list[RouteChange]) -> None:
+        for change in applied:
+            log.warning("route repaired: %s", change.describe(self.config.selector.routes))
 
     def _schedule(self) -> None:
         agent = self.config.agent
-        jobs: list[tuple[Callable[[], Any], float]] = [
-            (self._tick, agent.tick),
-            (self._store_snapshots, agent.snapshot_interval),
-            (self._housekeeping, agent.housekeeping_interval),
+        jobs: list[tuple[str, Callable[[], Awaitable[None]], float]] = [
+            ("tick", self._tick, agent.tick),
+            ("snapshots", self._store_snapshots, agent.snapshot_interval),
+            ("housekeeping", self._housekeeping, agent.housekeeping_interval),
+            ("reconcile", self._reconcile, agent.reconcile_interval),
         ]
         if self.alerts is not None:
-            jobs.append((self._evaluate_alerts, self.config.alerts.interval))
+            jobs.append(("alerts", self._evaluate_alerts, self.config.alerts.interval))
         if self.route_labels.series:
-            jobs.append((self._trace_next, self.route_labels.step_s))
-        for job, seconds in jobs:
+            jobs.append(("trace", self._trace_next, self.route_labels.step_s))
+        for name, job, seconds in jobs:
             self._scheduler.add_job(
-                self._tracked(job), "interval", seconds=seconds, max_instances=1, coalesce=True
+                self._tracked(self.jobs.timed(name, seconds, job)),
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+                name=name,
             )
         self._scheduler.start()
 
@@ -236,7 +267,6 @@ class Agent:
             finally:
                 self._running_jobs.discard(task)
 
-        run.__name__ = getattr(job, "__name__", "job")
         return run
 
     async def _tick(self) -> None:
@@ -254,19 +284,24 @@ class Agent:
             self.alerts.observe_decisions(decisions)
         await self._steer(decisions)
 
-    async def _steer(self, decisions: list[Decision]) -> None:
-        """Write the new choices; a PoP whose write failed keeps what the kernel has."""
+    async def _steer(self, decisions: list[Decision]) -> list[RouteChange]:
+        """Write the choices where the kernel differs (what was written is returned); a
+        PoP whose write failed keeps what the kernel has."""
         assert self.selector is not None and self.routes is not None and self.store is not None
-        choices = self.selector.choices()
-        changes = await self.netlink(self.routes.plan, choices)
-        result = await self.netlink(self.routes.apply, changes, time.time_ns())
-        if result.failed_pops:
-            installed = await self.netlink(self.routes.installed_choices)
-            for pop in result.failed_pops:
-                self.selector.adopt(pop, installed.get(pop, ()), time.time(), "route write failed")
+        async with self._steering:
+            choices = self.selector.choices()
+            changes = await self.netlink(self.routes.plan, choices)
+            result = await self.netlink(self.routes.apply, changes, time.time_ns())
+            if result.failed_pops:
+                installed = await self.netlink(self.routes.installed_choices)
+                for pop in result.failed_pops:
+                    self.selector.adopt(
+                        pop, installed.get(pop, ()), time.time(), "route write failed"
+                    )
         await self.store.add_events([d.to_event() for d in decisions] + result.events)
         if self.alerts is not None:
             self.alerts.observe_events(result.events)
+        return result.applied
 
     async def _trace_next(self) -> None:
         """Trace one more path; a changed border crossing is an event and the path's tag."""

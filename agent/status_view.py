@@ -130,6 +130,14 @@ class StatusView:
             f'borderpath_alerts_firing{{severity="{severity}"}} {firing.count(severity)}'
             for severity in SEVERITIES
         ]
+        lines += [
+            "# HELP borderpath_job_overruns_total Runs of a periodic job longer than its interval.",
+            "# TYPE borderpath_job_overruns_total counter",
+        ]
+        lines += [
+            f'borderpath_job_overruns_total{{job="{job}"}} {count}'
+            for job, count in self.agent.jobs.overruns.items()
+        ]
         return "text/plain; version=0.0.4", ("\n".join(lines) + "\n").encode()
 
 

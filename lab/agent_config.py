@@ -72,6 +72,8 @@ def agent_config(
     lines += _far_pop_limits(status)
     lines += ["[trace]", "# Lab speed: every path traced every 15 s, a label moves after 2 traces."]
     lines += ['interval = "15s"', "traces = 1", "agree = 2"]
+    lines += ["# The lab's RTTs are below 300 ms: a PoP that does not answer costs half a second."]
+    lines += ['hop_timeout = "500ms"']
     lines += ["# The lab's hop blocks, read as the backbones they stand for."]
     prefixes = ", ".join(f'"{prefix}" = "{label}"' for prefix, label in labelled_prefixes().items())
     lines += [f"extra_prefixes = {{ {prefixes} }}", ""]

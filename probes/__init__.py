@@ -8,6 +8,8 @@ The public surface (everything else is private to the package)::
     Plumbing(uplinks, probing)      apply(); remove(); plan()
     SeriesCounters
     trace_path(target, mark, source, trace_config) -> TraceResult   (scapy, lazily)
+    longest_trace_s(trace_config): the longest a trace_path call waits
+    prepare_traces(): load scapy off the loop before the first trace
     Classifier(extra_prefixes).label(hops); LabelTracker(agree).observe(label)
 
 The PoP side lives in ``borderpath.probes.responder`` (Responder, ResponderConfig, and
@@ -20,7 +22,7 @@ protocols.py).
 from borderpath.probes.classify import Classifier, LabelTracker
 from borderpath.probes.engine import Engine
 from borderpath.probes.plumbing import Plumbing
-from borderpath.probes.trace import TraceResult, trace_path
+from borderpath.probes.trace import TraceResult, longest_trace_s, prepare_traces, trace_path
 from borderpath.probes.transport import SeriesCounters
 
 __all__ = [
@@ -30,5 +32,7 @@ __all__ = [
     "Plumbing",
     "SeriesCounters",
     "TraceResult",
+    "longest_trace_s",
+    "prepare_traces",
     "trace_path",
 ]

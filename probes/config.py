@@ -212,7 +212,11 @@ class TraceConfig(StrictModel):
         "backbone label changes.",
     )
     interval: Seconds = pydantic.Field(
-        600.0, gt=0, description="Time between traces of one path (agent schedule)."
+        600.0,
+        gt=0,
+        description="Time between traces of one path (agent schedule): the agent traces "
+        "one path every interval / paths, but never more often than the longest trace "
+        "takes (traces x (hop_timeout + max_hops ms), plus 20 %).",
     )
 
     @pydantic.field_validator("extra_prefixes")

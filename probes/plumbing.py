@@ -11,7 +11,8 @@ The guard matters: when the uplink's own route is gone (interface down, gateway
 removed), marked packets hit ``unreachable`` instead of falling through to the main
 table and leaving by another uplink. The source rule carries the http probe, which can
 only bind an address. Routes carry PROTO so ``remove`` takes back only what
-``apply`` made; both are idempotent.
+``apply`` made; both are idempotent, and ``apply`` run again repairs (the agent runs it
+every ``[agent] reconcile_interval``; ``remove`` at stop).
 """
 
 import ipaddress
@@ -24,6 +25,7 @@ from borderpath.probes.series import uplink_mark, uplink_table
 PROTO = 249
 """Route protocol number marking the probe routes as ours (unassigned in rt_protos)."""
 GUARD_METRIC = 4278198272
+RTN_UNICAST, RTN_UNREACHABLE = 1, 7
 FAMILIES = {4: 2, 6: 10}
 _DEFAULT = {4: "0.0.0.0/0", 6: "::/0"}
 
@@ -59,11 +61,12 @@ class Plumbing:
                 )
         return entries
 
-    def apply(self) -> None:
-        """Install the tables and rules (again: nothing changes if they are there)."""
+    def apply(self) -> list[str]:
+        """Install what is missing or differs, and nothing else: run again, it repairs
+        what was changed by hand (a route deleted, a rule whose mark or source changed).
+        What it had to install, in words (empty when the kernel had it all)."""
         with _netlink() as ipr:
-            for entry in self.plan():
-                _install(ipr, entry)
+            return [done for entry in self.plan() for done in _install(ipr, entry)]
 
     def remove(self) -> None:
         """Remove the rules and our routes from the probe tables; absent ones are fine."""
@@ -85,7 +88,7 @@ class Plumbing:
                         _quiet(ipr.route, "del", **_route_key(route, entry["table"], family))
 
 
-def _install(ipr: Any, entry: dict[str, Any]) -> None:
+def _install(ipr: Any, entry: dict[str, Any]) -> list[str]:
     family, table = FAMILIES[entry["version"]], entry["table"]
     links = ipr.link_lookup(ifname=entry["interface"])
     if not links:
@@ -93,41 +96,88 @@ def _install(ipr: Any, entry: dict[str, Any]) -> None:
             f"uplink {entry['uplink']}: no interface {entry['interface']!r} in this namespace"
         )
     default = _DEFAULT[entry["version"]]
+    done = []
     try:
-        ipr.route(
-            "replace",
-            dst=default,
-            gateway=entry["gateway"],
-            oif=links[0],
-            table=table,
-            proto=PROTO,
-            family=family,
-        )
-        ipr.route(
-            "replace",
-            dst=default,
-            type="unreachable",
-            table=table,
-            priority=GUARD_METRIC,
-            proto=PROTO,
-            family=family,
-        )
-        _rule(ipr, family, entry["mark_priority"], table, fwmark=entry["mark"])
+        routes = [
+            route
+            for route in ipr.get_routes(family=family, table=table)
+            if route.get("proto") == PROTO and route["dst_len"] == 0
+        ]
+        if not any(
+            route["type"] == RTN_UNICAST
+            and route.get("gateway") == entry["gateway"]
+            and route.get("oif") == links[0]
+            for route in routes
+        ):
+            ipr.route(
+                "replace",
+                dst=default,
+                gateway=entry["gateway"],
+                oif=links[0],
+                table=table,
+                proto=PROTO,
+                family=family,
+            )
+            done.append(f"default via {entry['gateway']} dev {entry['interface']} table {table}")
+        if not any(route["type"] == RTN_UNREACHABLE for route in routes):
+            ipr.route(
+                "replace",
+                dst=default,
+                type="unreachable",
+                table=table,
+                priority=GUARD_METRIC,
+                proto=PROTO,
+                family=family,
+            )
+            done.append(f"unreachable default table {table} metric {GUARD_METRIC}")
+        done += _rule(ipr, family, entry["mark_priority"], table, {"fwmark": entry["mark"]})
         if entry["source"] is not None:
             prefix = 32 if entry["version"] == 4 else 128
-            _rule(ipr, family, entry["source_priority"], table, src=entry["source"], src_len=prefix)
+            match = {"src": entry["source"], "src_len": prefix}
+            done += _rule(ipr, family, entry["source_priority"], table, match)
     except Exception as exc:  # pyroute2 raises NetlinkError and others
         raise RouteError(
             f"uplink {entry['uplink']}: the kernel refused a probe route: {exc}"
         ) from exc
+    return done
 
 
-def _rule(ipr: Any, family: int, priority: int, table: int, **match: Any) -> None:
-    """Add the rule unless the same one is there already."""
-    for rule in ipr.get_rules(family=family, priority=priority):
-        if rule.get("table") == table:
-            return
-    ipr.rule("add", family=family, priority=priority, table=table, **match)
+def _rule(ipr: Any, family: int, priority: int, table: int, match: dict[str, Any]) -> list[str]:
+    """Our rule at ``priority`` with ``match``; one of ours there that matches something
+    else (the uplink's mark or source changed) is replaced."""
+    ours = [
+        rule
+        for rule in ipr.get_rules(family=family, priority=priority)
+        if rule.get("table") == table
+    ]
+    stale = [_match_of(rule) for rule in ours if _match_of(rule) != match]
+    done = []
+    for old in stale:
+        ipr.rule("del", family=family, priority=priority, table=table, **old)
+        done.append(f"removed rule {_rule_text(priority, table, old)} (not ours any more)")
+    if len(ours) == len(stale):
+        ipr.rule("add", family=family, priority=priority, table=table, **match)
+        done.append(f"rule {_rule_text(priority, table, match)}")
+    return done
+
+
+def _match_of(rule: Any) -> dict[str, Any]:
+    """What a rule matches, as the keys ``_rule`` is given."""
+    if rule.get("fwmark") is not None:
+        return {"fwmark": rule.get("fwmark")}
+    if rule.get("src") is not None:
+        return {"src": rule.get("src"), "src_len": rule["src_len"]}
+    return {}
+
+
+def _rule_text(priority: int, table: int, match: dict[str, Any]) -> str:
+    if "fwmark" in match:
+        what = f"fwmark {match['fwmark']:#x}"
+    elif "src" in match:
+        what = f"from {match['src']}/{match['src_len']}"
+    else:
+        what = "all"
+    return f"priority {priority} {what} lookup {table}"
 
 
 def _route_key(route: Any, table: int, family: int) -> dict[str, Any]:

@@ -193,12 +193,11 @@ class Selector:
         self._settled[self.layout.pops.index(pop)] = False
 
     def snapshots(self, now: float | None = None) -> list[PathSnapshot]:
-        """Every path as the last tick saw it (ticking first if none has run)."""
+        """Every path as the last tick saw it (observing first if none has run, without
+        deciding: a decision made here would never reach the route writer)."""
         seen = self._last
         if seen is None:
-            self.tick(now)
-            seen = self._last
-            assert seen is not None
+            seen = self._observe(self.clock() if now is None else now)
         time_ns = int(seen.now * 1e9)
         own = self.classes.own
         snapshots = []

@@ -14,6 +14,7 @@ import pytest
 
 from borderpath.lab import netns
 from borderpath.lab.agent_config import borderpath_argv
+from borderpath.lab.lab import Lab
 from borderpath.storage import Store
 from tests.agent.agent_process import AgentProcess, lan_uplink, write_config
 from tests.conftest import LabFactory
@@ -59,7 +60,9 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         start_uplink = lan_uplink(lab, "hkg")
         assert start_uplink == status["pops"]["hkg"]["uplinks"][0]["uplink"]
         assert agent.get("/healthz").text == "ok\n"
-        assert "borderpath_path_loss{" in agent.get("/metrics").text
+        metrics = agent.get("/metrics").text
+        assert "borderpath_path_loss{" in metrics
+        assert 'borderpath_job_overruns_total{job="trace"} ' in metrics
 
         lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])
         moved_after = wait_for(lambda: lan_uplink(lab, "hkg") != start_uplink, timeout=10)
@@ -70,11 +73,81 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         agent.stop(signal.SIGKILL)
     assert our_routes(lab.namespace("branch")) == routes_before_stop
     assert "stopping" in agent.output() and "Traceback" not in agent.output()
+    assert "Execution of job" not in agent.output()  # APScheduler's words at every skip
 
     with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
         kinds = [event.kind for event in store.query_events(0)]
         assert store.query_results(0, pop="hkg")
     assert "decision" in kinds and "route.replaced" in kinds and kinds[-1] == "agent.stop"
+
+
+def ip(lab: Lab, *argv: str) -> str:
+    return netns.run(["ip", "-n", lab.namespace("branch"), *argv])
+
+
+def probe_plumbing(lab: Lab) -> tuple[list[str], str]:
+    """The probe rules (priorities 1000-1005) and routes (proto 249) in the branch."""
+    rules = [line for line in ip(lab, "rule").splitlines() if line.startswith("100")]
+    return rules, ip(lab, "route", "show", "table", "all", "proto", "249")
+
+
+def decisions(agent: AgentProcess) -> int:
+    return agent.output().count(" action=")
+
+
+def quiet_for(agent: AgentProcess, seconds: float) -> bool:
+    """No decision for ``seconds`` (so what repairs the kernel next is the reconcile)."""
+    before = decisions(agent)
+    time.sleep(seconds)
+    return decisions(agent) == before
+
+
+def test_drift_is_repaired_within_one_interval_and_stop_takes_the_probe_plumbing(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    config.write_text(
+        config.read_text().replace("[agent]\n", '[agent]\nreconcile_interval = "2s"\n')
+    )
+    agent = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        wait_for(lambda: quiet_for(agent, 3.0), timeout=20, step=0.5)
+        decided = decisions(agent)
+        hkg, nrt = (str(lab.plan.pop(pop).prefix) for pop in ("hkg", "nrt"))
+        # By hand: a steering route and a steering rule go.
+        ip(lab, "route", "del", hkg, "table", "7211")
+        ip(lab, "rule", "del", "to", nrt, "priority", "25000")
+        repaired_after = wait_for(
+            lambda: (
+                f"to {nrt} lookup 7211" in ip(lab, "rule")
+                and ip(lab, "route", "show", "table", "7211", hkg) != ""
+            ),
+            timeout=4,
+        )
+        assert repaired_after <= 2.5
+        assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
+        if decisions(agent) == decided:  # else a decision's write may have repaired it first
+            assert f"route repaired: replace {hkg}" in agent.output()
+            assert f"route repaired: add rule to {nrt}" in agent.output()
+        # A probe rule's mark changes, a probe table loses its default route.
+        plumbing = probe_plumbing(lab)
+        ip(lab, "rule", "del", "priority", "1000")
+        ip(lab, "rule", "add", "priority", "1000", "fwmark", "0x9999", "lookup", "4251")
+        ip(lab, "route", "del", "default", "table", "4252", "proto", "249", "via", "100.64.2.1")
+        assert "fwmark 0x9999" in ip(lab, "rule")
+        assert wait_for(lambda: probe_plumbing(lab) == plumbing, timeout=4) <= 2.5
+        wait_for(lambda: quiet_for(agent, 2.0), timeout=20, step=0.5)
+        routes_before_stop = our_routes(lab.namespace("branch"))
+        assert agent.stop() == 0
+    finally:
+        agent.stop(signal.SIGKILL)
+    assert "probe plumbing repaired: rule priority 1000 fwmark 0x4251 lookup 4251" in (
+        agent.output()
+    )
+    assert our_routes(lab.namespace("branch")) == routes_before_stop
+    assert probe_plumbing(lab) == ([], "")
 
 
 def test_a_missing_interface_is_one_line_and_changes_nothing(
@@ -207,3 +280,87 @@ def test_runs_with_net_raw_and_net_admin_alone_and_names_what_is_missing(
             assert lan_uplink(lab, "hkg") == agent.status()["pops"]["hkg"]["uplinks"][0]["uplink"]
         finally:
             assert agent.stop() == 0
+
+
+def consistent_routes(lab: Lab) -> str:
+    """``ip route show table 7211 proto 211``, dumped again until no route change in the
+    namespace interrupted the dump (iproute2 then prints a partial table and a warning)."""
+    argv = ["ip", "-n", lab.namespace("branch"), "route", "show", "table", "7211", "proto", "211"]
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        if done.returncode == 0 and not done.stderr:
+            return done.stdout
+
+
+def steered_by(lab: Lab) -> dict[str, str]:
+    """Per PoP, the device its prefix is routed by in our table (absent: no route)."""
+    by_prefix = {str(lab.plan.pop(pop).prefix): pop for pop in lab.plan.topology.pop_names}
+    found = {}
+    for line in consistent_routes(lab).splitlines():
+        words = line.split()
+        if words[0] in by_prefix and "dev" in words:
+            found[by_prefix[words[0]]] = words[words.index("dev") + 1]
+    return found
+
+
+def test_kill_9_in_a_burst_of_moves_converges_and_touches_nothing_foreign(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = make_lab()
+    pops = lab.plan.topology.pop_names
+    # Foreign routes with another protocol, in our table and in main.
+    ip(
+        lab,
+        "route",
+        "add",
+        "198.19.77.0/24",
+        "via",
+        "100.64.1.1",
+        "table",
+        "7211",
+        "proto",
+        "static",
+    )
+    ip(lab, "route", "add", "198.19.78.0/24", "via", "100.64.2.1", "proto", "static")
+    foreign = ip(lab, "route", "show", "table", "all", "proto", "static")
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    try:
+        wait_for(lambda: all_steered(agent), timeout=10)
+        wait_for(lambda: quiet_for(agent, 2.0), timeout=20, step=0.5)
+        used = set(steered_by(lab).values())
+        survivor = next(u for u in ("cm", "cu", "ct") if u not in used)
+        # Every path but the survivor's goes dark: every PoP moves, each when its own
+        # probes say so, within about a second.
+        lab.apply(
+            [
+                {"uplink": uplink, "pop": pop, "blackhole": True}
+                for uplink in ("ct", "cu", "cm")
+                if uplink != survivor
+                for pop in pops
+            ]
+        )
+        wait_for(lambda: survivor in steered_by(lab).values(), timeout=10, step=0.002)
+    finally:
+        agent.stop(signal.SIGKILL)
+    at_kill = steered_by(lab)
+    # No PoP without a route, even mid-burst.
+    assert sorted(at_kill) == sorted(pops), consistent_routes(lab)
+    restarted = AgentProcess(lab, config)
+    try:
+        try:
+            wait_for(lambda: set(steered_by(lab).values()) == {survivor}, timeout=10)
+        except AssertionError:
+            raise AssertionError(f"{steered_by(lab)}\n{restarted.output()}") from None
+        assert all(lan_uplink(lab, pop) == survivor for pop in pops)
+        choices = restarted.status()["pops"]
+        assert {pop: choices[pop]["uplinks"][0]["uplink"] for pop in pops} == dict.fromkeys(
+            pops, survivor
+        )
+    finally:
+        assert restarted.stop() == 0
+    assert ip(lab, "route", "show", "table", "all", "proto", "static") == foreign
+    moved = sum(device == survivor for device in at_kill.values())
+    print(f"killed with {moved} of {len(pops)} PoPs moved")  # shown with pytest -s
+    with contextlib.closing(Store.open_read_only(tmp_path / "data" / "borderpath.db")) as store:
+        assert store.integrity_check() == "ok"

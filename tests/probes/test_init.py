@@ -15,6 +15,8 @@ def test_exported_names() -> None:
             "Plumbing",
             "SeriesCounters",
             "TraceResult",
+            "longest_trace_s",
+            "prepare_traces",
             "trace_path",
         ]
     )

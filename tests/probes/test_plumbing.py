@@ -1,6 +1,7 @@
 """Probe plumbing: per-uplink tables with an unreachable guard, fwmark and source rules."""
 
 import asyncio
+import ipaddress
 import time
 
 import pytest
@@ -33,9 +34,9 @@ def _rules_and_routes(namespace: str) -> tuple[str, str]:
     return rules, routes
 
 
-def test_apply_is_idempotent_and_remove_takes_back_everything(scratch_namespace: str) -> None:
+def _two_uplinks(namespace: str) -> None:
     netns.ip_batch(
-        scratch_namespace,
+        namespace,
         [
             "link add va type veth peer name pa",
             "link add vb type veth peer name pb",
@@ -44,18 +45,56 @@ def test_apply_is_idempotent_and_remove_takes_back_everything(scratch_namespace:
             *(f"link set {name} up" for name in ("va", "pa", "vb", "pb")),
         ],
     )
+
+
+def test_apply_is_idempotent_and_remove_takes_back_everything(scratch_namespace: str) -> None:
+    _two_uplinks(scratch_namespace)
     before = _rules_and_routes(scratch_namespace)
     plumbing = Plumbing(UPLINKS, ProbingConfig())
     with netns.entered(scratch_namespace):
-        plumbing.apply()
+        assert len(plumbing.apply()) == 7  # 2 routes and a rule each, a's source rule
         once = _rules_and_routes(scratch_namespace)
-        plumbing.apply()
+        assert plumbing.apply() == []
         assert _rules_and_routes(scratch_namespace) == once
         plumbing.remove()
         plumbing.remove()
     assert "fwmark 0x4251 lookup 4251" in once[0] and "from 100.64.9.2 lookup 4251" in once[0]
     assert "unreachable default table 4251 proto 249 metric 4278198272" in once[1]
     assert _rules_and_routes(scratch_namespace) == before
+
+
+def test_apply_again_repairs_what_was_deleted_or_changed_by_hand(scratch_namespace: str) -> None:
+    _two_uplinks(scratch_namespace)
+    with netns.entered(scratch_namespace):
+        Plumbing(UPLINKS, ProbingConfig()).apply()
+        installed = _rules_and_routes(scratch_namespace)
+        netns.ip_batch(
+            scratch_namespace,
+            [
+                "route del default table 4252 proto 249 via 100.64.10.1",
+                "rule del priority 1001 from 100.64.9.2 lookup 4251",
+            ],
+        )
+        repaired = Plumbing(UPLINKS, ProbingConfig()).apply()
+        assert repaired == [
+            "rule priority 1001 from 100.64.9.2/32 lookup 4251",
+            "default via 100.64.10.1 dev vb table 4252",
+        ]
+        assert _rules_and_routes(scratch_namespace) == installed
+        # The uplink's source and the marks change (a reload): the rules follow.
+        moved = [
+            UPLINKS[0].model_copy(update={"source": ipaddress.ip_address("100.64.9.3")}),
+            UPLINKS[1],
+        ]
+        netns.run(["ip", "-n", scratch_namespace, "addr", "add", "100.64.9.3/30", "dev", "va"])
+        repaired = Plumbing(moved, ProbingConfig(fwmark_base=0x5250)).apply()
+        rules = netns.run(["ip", "-n", scratch_namespace, "rule"])
+    assert "removed rule priority 1001 from 100.64.9.2/32 lookup 4251 (not ours any more)" in (
+        repaired
+    )
+    assert "from 100.64.9.3 lookup 4251" in rules and "100.64.9.2" not in rules
+    assert "fwmark 0x5251 lookup 4251" in rules and "fwmark 0x4251" not in rules
+    assert "fwmark 0x5252 lookup 4252" in rules and "fwmark 0x4252" not in rules
 
 
 def _counters(lab: Lab, uplink: str, pop: str) -> int:

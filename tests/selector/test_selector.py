@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import borderpath.selector
-from bench.synthetic import BLACKHOLE, Event, Link
+from bench.synthetic import BLACKHOLE, Event, Link, probe_stream
 from borderpath.core.errors import ConfigError
 from borderpath.selector import Selector, SelectorConfig
-from tests.selector.support import pop, scenario, simulate, uplinks
+from tests.selector.support import T0, pop, scenario, simulate, uplinks
 
 LINKS = {"ct": Link(46, 2, 0.005), "cu": Link(32, 2, 0.005), "cm": Link(44, 2, 0.005)}
 
@@ -48,6 +48,24 @@ def test_snapshots_show_every_path_with_its_state_and_the_selected_one() -> None
     assert snapshots["cm"].state == "down" and (snapshots["cm"].loss or 0) > 0.2
     assert snapshots["cu"].mos is not None and snapshots["cu"].mos > 4.3
     assert snapshots["cu"].sla == {"voice": True, "interactive": True, "bulk": True}
+
+
+def test_snapshots_before_the_first_tick_leave_the_decisions_to_the_tick() -> None:
+    # A restart: the kernel has hkg on cm, the stored results say cm is dark; the status
+    # API asks for snapshots before the first tick. The move must come from the tick,
+    # whose decisions are written to the kernel (found by kill -9 and a restart in the lab).
+    selector = Selector(SelectorConfig(), uplinks(), [pop()])
+    series = [(u, "hkg", proto) for u in ("ct", "cu", "cm") for proto in pop().protocols]
+    conditions = scenario(LINKS, Event(20, 1e9, "cm", "hkg", BLACKHOLE))
+    for _, batch in probe_stream(
+        series, conditions, start=T0, duration=30, interval=0.2, timeout=0.5
+    ):
+        selector.ingest(batch)
+    selector.adopt("hkg", (("cm", 1),), now=T0 + 30, reason="found in the kernel at start")
+    assert {s.uplink: s.state for s in selector.snapshots(T0 + 30)}["cm"] == "down"
+    assert selector.choices()["hkg"] == (("cm", 1),)
+    decisions = selector.tick(T0 + 30)
+    assert [(d.action, d.previous) for d in decisions] == [("failover", (("cm", 1),))]
 
 
 def test_adopt_makes_the_kernel_s_route_the_current_choice() -> None:
