@@ -4,9 +4,10 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := agent alerts core lab probes selector storage
-DEBIAN_PACKAGES := iproute2 nftables ethtool procps fping iputils-ping influxdb
+DEBIAN_PACKAGES := iproute2 nftables ethtool procps fping iputils-ping influxdb \
+	prometheus prometheus-alertmanager
 # A command each Debian package provides: install only what is missing.
-DEBIAN_COMMANDS := ip nft ethtool sysctl fping ping influxd
+DEBIAN_COMMANDS := ip nft ethtool sysctl fping ping influxd promtool prometheus-alertmanager
 
 .PHONY: test demo lint typecheck pytest installcheck deps system-deps clean
 

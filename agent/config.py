@@ -60,8 +60,10 @@ class AgentSection(StrictModel):
 
 class StatusConfig(StrictModel):
     listen: str = pydantic.Field(
-        "127.0.0.1:9108",
-        description="Status API address: loopback host:port, or a unix socket path.",
+        "127.0.0.1:19108",
+        description="Status API address (/metrics, /status): loopback host:port, or a unix "
+        "socket path. Port 19108 lies outside the 9100-9999 range of Prometheus exporters, "
+        "whose every port is taken (9108 is graphite_exporter's).",
     )
 
     @pydantic.field_validator("listen")

@@ -18,6 +18,7 @@ probe plumbing, which serves only its probes.
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import logging
@@ -60,6 +61,12 @@ class Agent:
         self._alerting: asyncio.Task[None] | None = None
         self.backlog: dict[str, int] = {}
         """Rows not yet exported, per table (refreshed by housekeeping)."""
+        self.counters: dict[str, int] = {}
+        """The store's cumulative counters (refreshed by housekeeping)."""
+        self.switches: collections.Counter[str] = collections.Counter()
+        """Route switches per PoP since start."""
+        self.route_failures: collections.Counter[str] = collections.Counter()
+        """Route writes the kernel refused, per PoP, since start."""
         self._scheduler = AsyncIOScheduler()
         self._running_jobs: set[asyncio.Task[Any]] = set()
         self.jobs = JobTimer()
@@ -129,7 +136,7 @@ class Agent:
         events = await self.store.query_events(since, kind="alert")
         if restored := self.alerts.restore(events, time.time()):
             log.info("%d alerts still firing at the last stop taken back", restored)
-        self.dispatcher = Dispatcher(config.alerts, self.store, site)
+        self.dispatcher = Dispatcher(config.alerts, self.store, site, self.alerts.firing_notices)
         self._alerting = asyncio.create_task(self.dispatcher.run())
 
     async def stop(self) -> None:
@@ -275,6 +282,8 @@ class Agent:
         if not decisions:
             return
         for decision in decisions:
+            if decision.is_switch:
+                self.switches[decision.pop] += 1
             log.info(
                 "%s",
                 decision.reason,
@@ -292,6 +301,7 @@ class Agent:
             choices = self.selector.choices()
             changes = await self.netlink(self.routes.plan, choices)
             result = await self.netlink(self.routes.apply, changes, time.time_ns())
+            self.route_failures.update(result.failed_pops)
             if result.failed_pops:
                 installed = await self.netlink(self.routes.installed_choices)
                 for pop in result.failed_pops:
@@ -324,9 +334,9 @@ class Agent:
         log.debug("housekeeping: %s", report)
         if self.exporter is not None:
             self.backlog = await self.store.backlog()
+        self.counters = await self.store.counters()
         if self.alerts is not None:
-            counters = await self.store.counters()
-            self.alerts.observe_store(self.backlog, counters)
+            self.alerts.observe_store(self.backlog, self.counters)
 
     async def _evaluate_alerts(self) -> None:
         """Rules at now; firing and resolved alerts become events, every notice is queued."""

@@ -22,7 +22,7 @@ log = logging.getLogger("borderpath.agent.status")
 
 
 def parse_listen(listen: str) -> tuple[str, int] | Path:
-    """``127.0.0.1:9108``, ``[::1]:9108`` or ``localhost:9108`` -> (host, port); a path -> Path.
+    """``127.0.0.1:19108``, ``[::1]:19108`` or ``localhost:19108`` -> (host, port); a path -> Path.
 
     Anything that is not loopback is refused (ValueError): the API has no authentication.
     """

@@ -5,6 +5,7 @@ Every rule has its thresholds in its own table (``[alerts.down]``, ``[alerts.deg
 docs/alerts.md explains each rule with the outage or false page its defaults avoid.
 """
 
+import string
 from typing import Literal
 
 import pydantic
@@ -15,6 +16,10 @@ Format = Literal["generic", "alertmanager", "slack"]
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 """Severities from the least to the most urgent."""
+URL_FIELDS = (
+    "site", "uplink", "carrier", "pop", "protocol", "scope", "class", "alertname", "severity"
+)  # fmt: skip
+"""What [alerts] generator_url may name: an alert's labels."""
 
 
 class WebhookConfig(StrictModel):
@@ -201,6 +206,22 @@ class AlertsConfig(StrictModel):
         gt=0,
         description="An alert still firing is sent again this often (4 h).",
     )
+    alertmanager_resend: Seconds = pydantic.Field(
+        60.0,
+        gt=0,
+        description="Every alert still firing is posted again this often to alertmanager "
+        "receivers, each with endsAt four resends ahead: if the agent dies, Alertmanager "
+        "resolves its alerts on its own within four resends.",
+    )
+    generator_url: str = pydantic.Field(
+        "",
+        description="Alertmanager's generatorURL of each alert (the link back from the "
+        "notification), with {site}, {uplink}, {carrier}, {pop}, {protocol}, {scope}, {class}, "
+        "{alertname} and {severity} filled in from the alert (empty when it has no such "
+        "label), e.g. the NOC's Grafana path-detail dashboard: 'https://grafana.example.net/"
+        "d/borderpath-path-detail/?var-site={site}&var-uplink={uplink}&var-pop={pop}'. "
+        "Empty: no generatorURL.",
+    )
     timeout: Seconds = pydantic.Field(
         5.0, gt=0, description="Timeout of one POST to a receiver (delivery never blocks probing)."
     )
@@ -234,6 +255,16 @@ class AlertsConfig(StrictModel):
         if self.retry_min > self.retry_max:
             raise ValueError("retry_min cannot be above retry_max")
         return self
+
+    @pydantic.field_validator("generator_url")
+    @classmethod
+    def _known_fields(cls, url: str) -> str:
+        for _, field, spec, conversion in string.Formatter().parse(url):
+            if field is not None and (field not in URL_FIELDS or spec or conversion):
+                raise ValueError(
+                    f"{{{field}}} is not one of {', '.join('{' + f + '}' for f in URL_FIELDS)}"
+                )
+        return url
 
     def timing(self, rule: RuleTiming) -> tuple[float, float]:
         """(hold, clear) of a rule, falling back to the section's."""

@@ -11,6 +11,11 @@ notification, in order, when it comes back; later ones wait behind the first. Ea
 POST has a timeout, and delivery runs in its own tasks, so a slow or dead receiver
 never delays probing. Delivery is at least once: a POST that timed out after the
 receiver took it is sent again.
+
+Alertmanager receivers also get every alert still firing, every alertmanager_resend,
+with endsAt RESENDS_AHEAD resends ahead (as Prometheus does): the alerts of an agent
+that died expire there on their own. A resend waits while the receiver's queue is not
+empty, so it never overtakes a resolve still queued.
 """
 
 import asyncio
@@ -29,6 +34,10 @@ from borderpath.core.errors import BorderpathError, StorageError
 from borderpath.storage import AsyncStore, QueueItem
 
 log = logging.getLogger("borderpath.alerts")
+RESENDS_AHEAD = 4
+"""A firing alert's endsAt, in resends: three resends may be lost before it expires."""
+Firing = Callable[[float], Sequence[Notice]]
+"""The notices of every alert firing at ``now`` (the engine's)."""
 
 QUEUE = "alerts"
 """The store's durable queue of notifications; each receiver is one of its consumers."""
@@ -40,17 +49,21 @@ class Dispatcher:
         config: AlertsConfig,
         store: AsyncStore,
         site: str,
+        firing: Firing = lambda now: (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.queue = store.queue(QUEUE)
         self.site = site
+        self.firing = firing
         self.clock = clock
         self._wake = {hook.key: asyncio.Event() for hook in config.webhooks}
         self.failing: dict[str, str] = {}
         """Receivers whose last POST failed, with why."""
         self.sent: dict[str, int] = {hook.key: 0 for hook in config.webhooks}
-        """Notifications delivered per receiver since start."""
+        """Notifications delivered per receiver since start (resends not counted)."""
+        self.failures: dict[str, int] = {hook.key: 0 for hook in config.webhooks}
+        """POSTs that failed per receiver since start."""
 
     async def enqueue(self, notices: Sequence[Notice]) -> None:
         """Queue each notice for every receiver whose min_severity it reaches."""
@@ -71,6 +84,8 @@ class Dispatcher:
         async with asyncio.TaskGroup() as group:
             for hook in self.config.webhooks:
                 group.create_task(self._deliver(hook))
+                if hook.format == "alertmanager":
+                    group.create_task(self._resend(hook))
 
     async def _deliver(self, hook: WebhookConfig) -> None:
         failures = 0
@@ -85,12 +100,30 @@ class Dispatcher:
                 if failures:
                     await asyncio.sleep(self._backoff(failures))
 
+    async def _resend(self, hook: WebhookConfig) -> None:
+        """Every alertmanager_resend: what fires now, unless something queued is ahead."""
+        async with httpx.AsyncClient(timeout=self.config.timeout) as client:
+            while True:
+                await asyncio.sleep(self.config.alertmanager_resend)
+                now = self.clock()
+                notices = [
+                    n for n in self.firing(now) if _rank(n.severity) >= _rank(hook.min_severity)
+                ]
+                try:
+                    ahead = await self.queue.peek(hook.key, 1)
+                except StorageError as exc:  # the queue's own task says so too: skip a turn
+                    log.debug("alerts: resend to %s skipped: %s", hook.key, exc)
+                    continue
+                if notices and not ahead:
+                    await self._post(client, hook, notices)
+
     async def _deliver_next(self, client: httpx.AsyncClient, hook: WebhookConfig) -> bool:
         """Send the next group; False when it must be retried later."""
         rows = await self._next_group(hook.key)
         if rows is None:
             return True
-        if not await self._post(client, hook, rows):
+        notices = [Notice.from_dict(json.loads(row.body), row.time_ns / 1e9) for row in rows]
+        if not await self._post(client, hook, notices):
             return False
         await self.queue.ack(hook.key, rows[-1].id)
         self.sent[hook.key] += len(rows)
@@ -112,12 +145,12 @@ class Dispatcher:
         return rows
 
     async def _post(
-        self, client: httpx.AsyncClient, hook: WebhookConfig, rows: list[QueueItem]
+        self, client: httpx.AsyncClient, hook: WebhookConfig, notices: Sequence[Notice]
     ) -> bool:
-        notices = [Notice.from_dict(json.loads(row.body), row.time_ns / 1e9) for row in rows]
         try:
-            await post(client, hook, notices, self.site, self.config.repeat_interval)
+            await post(client, hook, notices, self.site, self.config, now=self.clock())
         except BorderpathError as exc:
+            self.failures[hook.key] += 1
             if hook.key not in self.failing:
                 log.warning("alerts: %s; queued notifications wait and are retried", exc)
             self.failing[hook.key] = str(exc)
@@ -138,12 +171,18 @@ async def post(
     hook: WebhookConfig,
     notices: Sequence[Notice],
     site: str,
-    repeat_interval: float,
+    config: AlertsConfig,
+    *,
+    now: float,
 ) -> None:
-    """POST one body to a receiver; BorderpathError with one sentence if it did not take it.
-    A firing alert's Alertmanager endsAt is two repeat intervals ahead: the repeat
-    renews it before Alertmanager would resolve it on its own."""
-    body = render(hook.format, notices, site, firing_ttl=2 * repeat_interval)
+    """POST one body to a receiver; BorderpathError with one sentence if it did not take it."""
+    body = render(
+        hook.format,
+        notices,
+        site,
+        firing_until=now + RESENDS_AHEAD * config.alertmanager_resend,
+        generator_url=config.generator_url,
+    )
     headers = {"Content-Type": "application/json", **hook.headers}
     try:
         response = await client.post(str(hook.url), content=body, headers=headers)

@@ -68,7 +68,7 @@ class AlertEngine:
         for decision in decisions:
             uplinks = "+".join(decision.uplinks)
             self._choices[decision.pop] = uplinks
-            if decision.previous and decision.chosen != decision.previous:
+            if decision.is_switch:
                 self._switches.append(
                     Switch(
                         decision.time_ns / 1e9,
@@ -155,6 +155,10 @@ class AlertEngine:
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.status == "firing"]
+
+    def firing_notices(self, now: float) -> list[Notice]:
+        """What fires at ``now``, as notices (Alertmanager's resends)."""
+        return [alert.notice(now) for alert in self.firing()]
 
     def pending(self) -> list[Alert]:
         return [a for a in self.alerts.values() if a.status == "pending"]

@@ -2,22 +2,31 @@
 and slack (an incoming-webhook message). One body carries every notice of a group."""
 
 import json
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
 from borderpath.alerts.alert import Notice, iso
-from borderpath.alerts.config import Format
+from borderpath.alerts.config import URL_FIELDS, Format
 
 GENERIC_VERSION = 1
 SLACK_COLOURS = {"critical": "#d40000", "warning": "#e8a317", "info": "#439fe0"}
 RESOLVED_COLOUR = "#2eb886"
 
 
-def render(fmt: Format, notices: Sequence[Notice], site: str, firing_ttl: float) -> bytes:
-    """The POST body for ``notices`` (in order). ``firing_ttl``: how long Alertmanager
-    keeps a firing alert without hearing of it again (its endsAt)."""
+def render(
+    fmt: Format,
+    notices: Sequence[Notice],
+    site: str,
+    *,
+    firing_until: float,
+    generator_url: str = "",
+) -> bytes:
+    """The POST body for ``notices`` (in order). ``firing_until``: until when Alertmanager
+    keeps a firing alert without hearing of it again (its endsAt, epoch s);
+    ``generator_url``: [alerts] generator_url, filled in from each alert's labels."""
     if fmt == "alertmanager":
-        body: Any = [_alertmanager(n, firing_ttl) for n in notices]
+        body: Any = [_alertmanager(n, firing_until, generator_url) for n in notices]
     elif fmt == "slack":
         body = _slack(notices, site)
     else:
@@ -25,11 +34,12 @@ def render(fmt: Format, notices: Sequence[Notice], site: str, firing_ttl: float)
     return json.dumps(body).encode()
 
 
-def _alertmanager(notice: Notice, firing_ttl: float) -> dict[str, Any]:
-    ends = notice.ends_at if notice.status == "resolved" else notice.sent_at + firing_ttl
+def _alertmanager(notice: Notice, firing_until: float, generator_url: str) -> dict[str, Any]:
+    ends = notice.ends_at if notice.status == "resolved" else firing_until
     details = ", ".join(f"{k}={v:g}" for k, v in notice.values.items())
-    return {
-        "labels": {"alertname": notice.name, "severity": notice.severity, **notice.labels},
+    labels = {"alertname": notice.name, "severity": notice.severity, **notice.labels}
+    alert = {
+        "labels": labels,
         "annotations": {
             "summary": notice.summary,
             "description": f"{details}; paths: {' '.join(notice.paths) or '-'}",
@@ -38,6 +48,10 @@ def _alertmanager(notice: Notice, firing_ttl: float) -> dict[str, Any]:
         "startsAt": iso(notice.starts_at),
         "endsAt": iso(ends if ends is not None else notice.sent_at),
     }
+    if generator_url:
+        fields = {name: urllib.parse.quote(labels.get(name, ""), safe="") for name in URL_FIELDS}
+        alert["generatorURL"] = generator_url.format_map(fields)
+    return alert
 
 
 def _slack(notices: Sequence[Notice], site: str) -> dict[str, Any]:
@@ -59,7 +73,8 @@ def _slack(notices: Sequence[Notice], site: str) -> dict[str, Any]:
 
 
 def test_notice(site: str, now: float) -> Notice:
-    """What ``borderpath alerts test`` sends: an info alert that resolves itself."""
+    """What ``borderpath alerts test`` sends: an info alert, firing, that Alertmanager
+    notifies (after its group_wait) and then resolves on its own at its endsAt."""
     return Notice(
         status="firing",
         name="borderpath_test",

@@ -90,14 +90,21 @@ class Scene:
 def evaluate(scene: Scene) -> list[Condition]:
     """Every condition true at ``scene.now``."""
     down = _down_paths(scene)
-    udp = _udp_interfered(scene, down)
+    udp = {protocol: _udp_interfered(scene, down, protocol) for protocol in UDP_CLASS}
+    interfered = {path for paths in udp.values() for path in paths}
     resets = _reset_paths(scene, down)
-    degraded = _degraded(scene, set(down) | set(udp) | set(resets))
+    degraded = _degraded(scene, set(down) | interfered | set(resets))
     no_sla = _no_sla_pops(scene, set(down), set(degraded))
     degraded = {path: d for path, d in degraded.items() if path[1] not in no_sla}
     return [
         *_down_conditions(scene, down),
-        *_grouped(scene, "udp_interference", udp, _udp_summary, protocol=",".join(UDP_CLASS)),
+        *(
+            condition
+            for protocol, paths in udp.items()
+            for condition in _grouped(
+                scene, "udp_interference", paths, _udp_summary, protocol=protocol
+            )
+        ),
         *_grouped(scene, "tcp_resets", resets, _reset_summary, protocol="tcp"),
         *_grouped(scene, "path_degraded", degraded, _degraded_summary),
         *(_no_sla_condition(scene, pop, why) for pop, why in no_sla.items()),
@@ -134,22 +141,22 @@ def _windows(scene: Scene, path: Path, protocols: Sequence[str]) -> dict[str, Wi
     return {proto: window for proto, window in found.items() if window is not None}
 
 
-def _udp_interfered(scene: Scene, down: Mapping[Path, Numbers]) -> dict[Path, Numbers]:
+def _udp_interfered(
+    scene: Scene, down: Mapping[Path, Numbers], protocol: str
+) -> dict[Path, Numbers]:
+    """Paths where ``protocol`` (udp or quic) fails while icmp or tcp answers: one alert
+    per protocol, so that its ``protocol`` label holds one value to route and silence."""
     rule = scene.config.interference
     hit: dict[Path, Numbers] = {}
     for path in _every_path(scene):
         if path in down:
             continue
         windows = _windows(scene, path, UDP_CLASS + ANSWERING)
-        failing = {
-            proto: w
-            for proto, w in windows.items()
-            if proto in UDP_CLASS
-            and (
-                w.run_lost >= rule.lost_in_row
-                or (w.summary.sent >= rule.lost_in_row and w.summary.loss >= rule.loss)
-            )
-        }
+        tried = windows.get(protocol)
+        failing = tried is not None and (
+            tried.run_lost >= rule.lost_in_row
+            or (tried.summary.sent >= rule.lost_in_row and tried.summary.loss >= rule.loss)
+        )
         answering = [
             proto
             for proto, w in windows.items()
@@ -367,7 +374,10 @@ def _udp_summary(where: str, values: Numbers, labels: Mapping[str, str]) -> str:
         for proto in (*UDP_CLASS, *ANSWERING)
         if f"{proto}_loss" in values
     )
-    return f"UDP/QUIC interference on {where}: {losses}; icmp and tcp still answer."
+    return (
+        f"{labels['protocol'].upper()} interference on {where}: {losses}; "
+        "icmp and tcp still answer."
+    )
 
 
 def _reset_summary(where: str, values: Numbers, labels: Mapping[str, str]) -> str:

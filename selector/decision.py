@@ -31,6 +31,11 @@ class Decision:
     def uplinks(self) -> tuple[str, ...]:
         return tuple(uplink for uplink, _ in self.chosen)
 
+    @property
+    def is_switch(self) -> bool:
+        """Traffic moved: a PoP that had a route now has another (not the first choice)."""
+        return bool(self.previous) and self.chosen != self.previous
+
     def to_event(self) -> EventRecord:
         """The record storage keeps (kind ``decision``)."""
         return EventRecord(

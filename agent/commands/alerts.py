@@ -71,9 +71,21 @@ async def _test(site: str, config: "AlertsConfig") -> int:
     async with httpx.AsyncClient(timeout=config.timeout) as client:
         for hook in config.webhooks:
             try:
-                await post(client, hook, [test_notice(site, time.time())], site, 0)
-                print(f"{hook.key}: ok ({hook.format})")
+                now = time.time()
+                await post(client, hook, [test_notice(site, now)], site, config, now=now)
+                print(f"{hook.key}: ok ({hook.format}){_expiry(hook.format, config)}")
             except BorderpathError as exc:
                 failed += 1
                 print(f"{hook.key}: FAILED: {exc}")
     return 1 if failed else 0
+
+
+def _expiry(fmt: str, config: "AlertsConfig") -> str:
+    """What Alertmanager does with the test alert, which is not resent."""
+    if fmt != "alertmanager":
+        return ""
+    from borderpath.alerts.delivery import RESENDS_AHEAD
+    from borderpath.core.durations import format_duration
+
+    expiry = format_duration(RESENDS_AHEAD * config.alertmanager_resend)
+    return f": notified after its group_wait, resolved by itself in {expiry}"

@@ -61,7 +61,7 @@ def test_agent_steers_stores_answers_and_stops_leaving_routes(
         assert start_uplink == status["pops"]["hkg"]["uplinks"][0]["uplink"]
         assert agent.get("/healthz").text == "ok\n"
         metrics = agent.get("/metrics").text
-        assert "borderpath_path_loss{" in metrics
+        assert "borderpath_path_loss_ratio{" in metrics
         assert 'borderpath_job_overruns_total{job="trace"} ' in metrics
 
         lab.apply([{"uplink": start_uplink, "pop": "hkg", "blackhole": True}])

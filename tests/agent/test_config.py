@@ -109,7 +109,7 @@ MISTAKES = [
     ),
     (
         "status_not_loopback",
-        GOOD + '[status]\nlisten = "0.0.0.0:9108"\n',
+        GOOD + '[status]\nlisten = "0.0.0.0:19108"\n',
         r":\d+: status\.listen: .*only a loopback address",
     ),
     (

@@ -15,13 +15,13 @@ ROUTES = {
 
 
 def test_loopback_and_unix_sockets_are_accepted(tmp_path: Path) -> None:
-    assert parse_listen("127.0.0.1:9108") == ("127.0.0.1", 9108)
-    assert parse_listen("[::1]:9108") == ("::1", 9108)
+    assert parse_listen("127.0.0.1:19108") == ("127.0.0.1", 19108)
+    assert parse_listen("[::1]:19108") == ("::1", 19108)
     assert parse_listen(str(tmp_path / "status.sock")) == tmp_path / "status.sock"
 
 
 @pytest.mark.parametrize(
-    "listen", ["0.0.0.0:9108", "192.0.2.1:80", "example.com:80", "9108", "127.0.0.1:0"]
+    "listen", ["0.0.0.0:19108", "192.0.2.1:80", "example.com:80", "19108", "127.0.0.1:0"]
 )
 def test_anything_else_is_refused_with_one_line(listen: str) -> None:
     with pytest.raises(ValueError, match=r"loopback|host:port"):

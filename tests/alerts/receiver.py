@@ -2,14 +2,18 @@
 (the lab's branch, where the agent runs) or in this one, recording every body it takes.
 It can answer slowly (``delay``) or refuse (``status`` 503)."""
 
+import contextlib
 import http.server
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from borderpath.lab import netns
+from borderpath.lab.lab import Lab
+from tests.conftest import unique_lab_name
 
 
 class Receiver:
@@ -85,3 +89,18 @@ class Receiver:
                 pass
 
         return Handler
+
+
+@contextlib.contextmanager
+def lab_with_receiver() -> Iterator[tuple[Lab, Receiver]]:
+    """A lab of its own with a receiver in its branch; both gone after the block."""
+    name = unique_lab_name()
+    try:
+        lab = Lab.up(name)
+        receiver = Receiver(lab.namespace("branch")).start()
+        try:
+            yield lab, receiver
+        finally:
+            receiver.stop()
+    finally:
+        Lab(name).down()

@@ -1,6 +1,8 @@
 """Probe results for the alert rules without a network: a fake border on a fake clock."""
 
 import dataclasses
+import math
+import zlib
 from collections.abc import Callable, Iterable
 
 from borderpath.alerts import AlertEngine, AlertsConfig, Notice
@@ -58,12 +60,15 @@ def good(uplink: str, pop: str, protocol: str, t: float, rtt: float = 40.0) -> P
 
 
 def results(start: float, end: float, fault: Fault | None = None) -> list[ProbeResult]:
-    """Every series of the fake border probed at its interval in [start, end)."""
+    """Every series of the fake border probed at its interval in [start, end), each at
+    its own fixed phase (the same on every run), as the engine spreads them."""
     batch = []
     for uplink in UPLINKS:
         for pop in POPS:
             for protocol, interval in INTERVALS.items():
-                t = start + (hash((uplink.name, pop.name, protocol)) % 100) / 100 * interval
+                name = f"{uplink.name}/{pop.name}/{protocol}".encode()
+                phase = START + zlib.crc32(name) % 100 / 100 * interval
+                t = phase + max(0, math.ceil((start - phase) / interval)) * interval
                 while t < end:
                     changed = fault(uplink.name, pop.name, protocol, t) if fault else None
                     batch.append(changed or good(uplink.name, pop.name, protocol, t))

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from borderpath.lab.lab import Lab
-from tests.agent.agent_process import AgentProcess, write_config
+from tests.agent.agent_process import AgentProcess, running_agent, write_config
 from tests.agent.test_agent_lab import wait_for
-from tests.alerts.receiver import Receiver
-from tests.conftest import unique_lab_name
+from tests.alerts.receiver import Receiver, lab_with_receiver
 
 pytestmark = pytest.mark.lab
 
@@ -36,6 +35,7 @@ retry_max = "1s"
 hold = "2s"
 [alerts.interference]
 window = "5s"
+lost_in_row = 2  # quic every 5 s: two lost take 10 s, within the engine's 15 s of facts
 [alerts.steering]
 flap_switches = 8  # each test's fault moves PoPs away and back: they add up over the module
 [[alerts.webhooks]]
@@ -74,23 +74,11 @@ class Border:
 
 @pytest.fixture(scope="module")
 def border(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Border]:
-    name = unique_lab_name()
-    lab = Lab.up(name)
-    receiver = Receiver(lab.namespace("branch")).start()
-    agent = None
-    try:
-        directory: Path = tmp_path_factory.mktemp("alerts")
+    directory: Path = tmp_path_factory.mktemp("alerts")
+    with lab_with_receiver() as (lab, receiver):
         config = write_config(lab, directory, ALERTS.format(url=receiver.url))
-        agent = AgentProcess(lab, config)
-        wait_for(lambda: len(agent.status()["pops"]) == 5, timeout=15)
-        time.sleep(5)  # the selector's first choices settle
-        yield Border(lab, agent, receiver)
-    finally:
-        if agent is not None:
-            agent.stop()
-        receiver.stop()
-        Lab(name).down()
-    assert "Traceback" not in agent.output()
+        with running_agent(lab, config, settle_s=5) as agent:  # first choices settle
+            yield Border(lab, agent, receiver)
 
 
 def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
@@ -106,23 +94,27 @@ def test_healthy_jittery_paths_raise_no_alert(border: Border) -> None:
 
 
 def fires_then_resolves(
-    border: Border, change: dict[str, Any], lift: dict[str, Any], name: str
-) -> dict[str, Any]:
-    """Apply ``change``: exactly one ``name`` alert fires; lift it: it resolves, with the
-    same fingerprint, and nothing else arrives. The firing alert as received."""
+    border: Border, change: dict[str, Any], lift: dict[str, Any], name: str, count: int = 1
+) -> list[dict[str, Any]]:
+    """Apply ``change``: exactly ``count`` ``name`` alerts fire; lift it: each resolves,
+    with its fingerprint, and nothing else arrives. The firing alerts as received."""
     before = border.quiet()
     border.lab.apply([change])
     try:
-        fired = border.new_alerts(before, 1, timeout=30)
-        assert fired == [("firing", name)], border.told(before)
+        fired = border.new_alerts(before, count, timeout=30)
+        assert fired == [("firing", name)] * count, border.told(before)
     finally:
         border.lab.apply([{**change, **lift}])
-    both = border.new_alerts(before, 2, timeout=30)
-    assert both == [("firing", name), ("resolved", name)], border.told(before)
-    firing, resolved = border.receiver.alerts()[before:]
-    assert firing["fingerprint"] == resolved["fingerprint"]
+    every = border.new_alerts(before, 2 * count, timeout=30)
+    assert sorted(every) == [("firing", name)] * count + [("resolved", name)] * count, border.told(
+        before
+    )
+    received = border.receiver.alerts()[before:]
+    firing = [alert for alert in received if alert["status"] == "firing"]
+    resolved = [alert for alert in received if alert["status"] == "resolved"]
+    assert sorted(a["fingerprint"] for a in firing) == sorted(a["fingerprint"] for a in resolved)
     time.sleep(1)
-    assert len(border.receiver.alerts()) == before + 2
+    assert len(border.receiver.alerts()) == before + 2 * count
     return firing
 
 
@@ -130,7 +122,7 @@ def test_a_blackholed_path_fires_path_down_once_then_resolves_and_nothing_else(
     border: Border,
 ) -> None:
     change = {"uplink": "ct", "pop": "hkg", "blackhole": True}
-    alert = fires_then_resolves(border, change, {"blackhole": False}, "path_down")
+    [alert] = fires_then_resolves(border, change, {"blackhole": False}, "path_down")
     assert alert["labels"] == {
         "site": border.agent.status()["site"],
         "scope": "path",
@@ -143,21 +135,25 @@ def test_a_blackholed_path_fires_path_down_once_then_resolves_and_nothing_else(
 
 def test_a_pop_blackholed_on_every_uplink_is_one_pop_fault(border: Border) -> None:
     change = {"uplink": "*", "pop": "nrt", "blackhole": True}
-    alert = fires_then_resolves(border, change, {"blackhole": False}, "pop_fault")
+    [alert] = fires_then_resolves(border, change, {"blackhole": False}, "pop_fault")
     assert alert["labels"]["pop"] == "nrt" and "uplink" not in alert["labels"]
     assert alert["paths"] == ["ct/nrt", "cu/nrt", "cm/nrt"]
 
 
 def test_udp_blocked_on_one_uplink_is_interference_naming_the_uplink(border: Border) -> None:
+    """UDP blocked takes QUIC with it: one alert per protocol, both for the uplink."""
     change = {"uplink": "cu", "pop": "*", "protocol": "udp", "blackhole": True}
-    alert = fires_then_resolves(border, change, {"blackhole": False}, "udp_interference")
-    assert alert["labels"]["uplink"] == "cu" and alert["labels"]["scope"] == "uplink"
-    assert "UDP/QUIC interference on uplink cu" in alert["summary"]
+    alerts = fires_then_resolves(border, change, {"blackhole": False}, "udp_interference", 2)
+    assert sorted(alert["labels"]["protocol"] for alert in alerts) == ["quic", "udp"]
+    for alert in alerts:
+        assert alert["labels"]["uplink"] == "cu" and alert["labels"]["scope"] == "uplink"
+        protocol = alert["labels"]["protocol"].upper()
+        assert f"{protocol} interference on uplink cu" in alert["summary"]
 
 
 def test_injected_resets_fire_tcp_resets_on_that_path(border: Border) -> None:
     change = {"uplink": "ct", "pop": "fra", "inject": "rst"}
-    alert = fires_then_resolves(border, change, {"inject": "none"}, "tcp_resets")
+    [alert] = fires_then_resolves(border, change, {"inject": "none"}, "tcp_resets")
     assert (alert["labels"]["uplink"], alert["labels"]["pop"]) == ("ct", "fra")
     assert alert["values"]["forged_resets"] >= 3
 

@@ -46,6 +46,8 @@ def test_rules_fall_back_to_the_section_hold_and_clear() -> None:
             "two webhooks",
         ),
         ("[alerts.down]\nborder_pops = 1", "alerts.down.border_pops"),
+        ('[alerts]\ngenerator_url = "https://g/?var-host={host}"', r"generator_url: .*\{host\}"),
+        ('[alerts]\ngenerator_url = "https://g/?x={pop"', "alerts.generator_url"),
     ],
 )
 def test_mistakes_are_one_line_naming_the_key(

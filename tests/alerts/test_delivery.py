@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import datetime
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from borderpath.alerts import AlertsConfig, Dispatcher, Notice
-from borderpath.alerts.delivery import QUEUE
+from borderpath.alerts.delivery import QUEUE, Firing
 from borderpath.storage import AsyncStore
 from tests.alerts.receiver import Receiver
 
@@ -28,17 +29,18 @@ def notice(name: str, status: str = "firing", severity: str = "warning") -> Noti
     return Notice(status, name, severity, name, {"site": "s"}, name, {}, [], now, None, now)  # type: ignore[arg-type]
 
 
-def config(url: str, **extra: Any) -> AlertsConfig:
+def config(url: str, fmt: str = "generic", **extra: Any) -> AlertsConfig:
     settings = {"group_window": 0.3, "retry_min": 0.1, "retry_max": 0.2, "timeout": 1}
-    return AlertsConfig.model_validate(
-        {**settings, **extra, "webhooks": [{"url": url, "min_severity": "warning"}]}
-    )
+    hook = {"url": url, "min_severity": "warning", "format": fmt}
+    return AlertsConfig.model_validate({**settings, **extra, "webhooks": [hook]})
 
 
-async def _deliver(path: Path, alerts: AlertsConfig, steps: list[Any]) -> dict[str, int]:
+async def _deliver(
+    path: Path, alerts: AlertsConfig, steps: list[Any], firing: Firing = lambda now: ()
+) -> dict[str, int]:
     """Run a dispatcher; each step is a list of notices to enqueue or a pause (s)."""
     store = await AsyncStore.open(path, site="s")
-    dispatcher = Dispatcher(alerts, store, "s")
+    dispatcher = Dispatcher(alerts, store, "s", firing)
     task = asyncio.create_task(dispatcher.run())
     try:
         for step in steps:
@@ -61,6 +63,20 @@ def test_a_group_goes_in_one_post_and_info_stays_home(hook: Receiver, tmp_path: 
     queued = asyncio.run(_deliver(tmp_path / "s.db", config(hook.url, group_window=1.0), steps))
     assert hook.names() == [("firing", "a"), ("firing", "c")]
     assert len(hook.bodies) == 1 and queued == {}
+
+
+def test_alertmanager_gets_what_fires_each_resend_once_nothing_queued_is_ahead(
+    hook: Receiver, tmp_path: Path
+) -> None:
+    alerts = config(hook.url, "alertmanager", group_window=0.6, alertmanager_resend=0.2)
+    steps = [[notice("queued")], 1.3]
+    asyncio.run(_deliver(tmp_path / "s.db", alerts, steps, lambda now: [notice("up")]))
+    names = [[alert["labels"]["alertname"] for alert in body] for _, _, body in hook.bodies]
+    assert names[0] == ["queued"]  # the resends at 0.2 s and 0.4 s waited behind it
+    assert names[1:] == [["up"]] * len(names[1:]) and len(names) >= 3
+    for arrival, _, body in hook.bodies:
+        ends = datetime.datetime.fromisoformat(body[0]["endsAt"]).timestamp()
+        assert 0.5 < ends - arrival <= 0.8  # four resends ahead of the POST
 
 
 def test_a_receiver_down_then_back_gets_everything_in_order_once(

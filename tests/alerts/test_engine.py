@@ -71,14 +71,25 @@ def test_two_uplinks_losing_two_pops_each_is_border_wide() -> None:
     assert sorted(fired[0].paths) == ["ct/hkg", "ct/nrt", "cu/hkg", "cu/nrt"]
 
 
-def test_udp_and_quic_blocked_on_one_uplink_is_one_interference_alert() -> None:
+def test_udp_and_quic_blocked_on_one_uplink_is_one_interference_alert_per_protocol() -> None:
     run = Run(engine(FAST))
     run.run(20)
     udp = blackhole(uplink="cu", protocols=("udp", "quic"))
-    fired = run.run(20, udp)
-    assert names(fired) == [("firing", "udp_interference")]
-    assert fired[0].labels["uplink"] == "cu" and fired[0].labels["scope"] == "uplink"
-    assert fired[0].values["udp_loss"] > 0.1 and fired[0].values["icmp_loss"] == 0
+    fired = run.run(30, udp)  # quic probes every 5 s: three lost take 15 s, then hold
+    assert names(fired) == [("firing", "udp_interference")] * 2
+    assert sorted(alert.labels["protocol"] for alert in fired) == ["quic", "udp"]
+    for alert in fired:
+        assert alert.labels["uplink"] == "cu" and alert.labels["scope"] == "uplink"
+        assert alert.values["udp_loss"] > 0.1 and alert.values["icmp_loss"] == 0
+    quic = next(alert for alert in fired if alert.labels["protocol"] == "quic")
+    assert quic.summary.startswith("QUIC interference on uplink cu")
+
+
+def test_quic_alone_blocked_names_quic_only() -> None:
+    run = Run(engine(FAST))
+    run.run(20)
+    fired = run.run(30, blackhole(uplink="cu", protocols=("quic",)))
+    assert [alert.labels["protocol"] for alert in fired] == ["quic"]
 
 
 def test_forged_resets_fire_tcp_resets_for_the_path() -> None:

@@ -21,8 +21,18 @@ FIRING = Notice(
 RESOLVED = dataclasses.replace(FIRING, status="resolved", ends_at=1_800_000_090.0)
 
 
-def _body(fmt: str) -> object:
-    return json.loads(render(fmt, [FIRING, RESOLVED], "sha-1", firing_ttl=28800))  # type: ignore[arg-type]
+GRAFANA = "https://grafana.example.net/d/borderpath-path-detail/?var-site={site}&var-uplink={uplink}&var-pop={pop}"
+
+
+def _body(fmt: str, generator_url: str = "") -> object:
+    body = render(
+        fmt,  # type: ignore[arg-type]
+        [FIRING, RESOLVED],
+        "sha-1",
+        firing_until=FIRING.sent_at + 240,
+        generator_url=generator_url,
+    )
+    return json.loads(body)
 
 
 def test_generic_carries_every_field_in_order() -> None:
@@ -49,9 +59,17 @@ def test_alertmanager_v2_post_body() -> None:
     }
     assert firing["annotations"]["summary"] == FIRING.summary
     assert firing["startsAt"] == "2027-01-15T08:00:00.000Z"
-    assert firing["endsAt"] == "2027-01-15T16:00:00.000Z"  # renewed by the repeat
+    assert firing["endsAt"] == "2027-01-15T08:04:00.000Z"  # renewed by the resends
     assert resolved["endsAt"] == "2027-01-15T08:01:30.000Z"
     assert set(firing) == {"labels", "annotations", "startsAt", "endsAt"}
+
+
+def test_alertmanager_generator_url_links_the_alerts_path() -> None:
+    body = _body("alertmanager", GRAFANA)
+    assert isinstance(body, list)
+    assert body[0]["generatorURL"] == (
+        "https://grafana.example.net/d/borderpath-path-detail/?var-site=sha-1&var-uplink=&var-pop=hkg"
+    )
 
 
 def test_slack_message() -> None:
