@@ -55,7 +55,9 @@ installcheck: $(VENV)/.installed
 	$(PY) -m build --outdir build/dist . >/dev/null
 	python3 -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/pip install -q "$$(ls build/dist/*.whl)[dev]"
-	$(WHEEL_VENV)/bin/borderpath --help >/dev/null
+	$(WHEEL_VENV)/bin/borderpath --version
+	for config in deploy/examples/branch.toml deploy/openwrt/agent.toml; do \
+		$(WHEEL_VENV)/bin/borderpath agent check --file-only --config $$config || exit 1; done
 	$(WHEEL_VENV)/bin/python -c 'import sys, borderpath.agent as a; sys.exit(not a.__file__.startswith(sys.prefix))'
 	$(WHEEL_VENV)/bin/pytest -q -m "not lab and not influx" -p no:cacheprovider
 

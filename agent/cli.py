@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"borderpath {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (agent, probes, storage, selector, alerts, completion):
         module.add_commands(commands)
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): nothing left to say
         return 0
     return result
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("borderpath")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that is not installed
+        return "(not installed)"
 
 
 if __name__ == "__main__":

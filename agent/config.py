@@ -5,7 +5,6 @@ what spans sections (unique names, prefixes steered to one PoP only) and loads t
 file, turning every mistake into one line naming the file, line and key.
 """
 
-import itertools
 from pathlib import Path
 from typing import Any, Self
 
@@ -13,18 +12,21 @@ import pydantic
 
 from borderpath.agent.status_api import parse_listen
 from borderpath.alerts.config import AlertsConfig
-from borderpath.core.model import Seconds, StrictModel
+from borderpath.core.model import FilePath, IPNetwork, LocatedError, Seconds, StrictModel
 from borderpath.core.tomlfile import load_model
 from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig, UplinkConfig
-from borderpath.selector.config import SelectorConfig
+from borderpath.probes.plumbing import PROTO as PLUMBING_PROTO
+from borderpath.selector.config import RoutesConfig, SelectorConfig
 from borderpath.storage.config import StorageConfig
 
 
 class AgentSection(StrictModel):
     """The agent itself: who it is, where it keeps its data, how often it acts."""
 
-    site: str = pydantic.Field(description="This branch's name, a tag on every series.")
-    data_dir: Path = pydantic.Field(
+    site: str = pydantic.Field(
+        min_length=1, description="This branch's name, a tag on every series."
+    )
+    data_dir: FilePath = pydantic.Field(
         Path("/var/lib/borderpath"), description="Where the agent keeps its store and state."
     )
     tick: Seconds = pydantic.Field(
@@ -95,14 +97,18 @@ class AgentConfig(StrictModel):
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> Self:
-        _unique("uplink", [u.name for u in self.uplinks])
-        _unique("PoP", [p.name for p in self.pops])
-        for first, second in itertools.combinations(self.pops, 2):
-            for a, b in itertools.product(first.prefixes, second.prefixes):
-                if a.version == b.version and a.overlaps(b):
-                    raise ValueError(
-                        f"prefix {b} of PoP {second.name} overlaps {a} of PoP {first.name}"
-                    )
+        _unique("uplinks", "name", [u.name for u in self.uplinks], "two uplinks are named {!r}")
+        _unique("pops", "name", [p.name for p in self.pops], "two PoPs are named {!r}")
+        for key in ("source", "source6"):
+            _unique(
+                "uplinks",
+                key,
+                [getattr(u, key) for u in self.uplinks],
+                "two uplinks have the source {}: the probe rules could not tell them apart",
+            )
+        _prefixes_apart(self.pops)
+        _families_carried(self.uplinks, self.pops)
+        _kernel_numbers_apart(len(self.uplinks), self.probing, self.selector.routes)
         return self
 
     def uplink(self, name: str) -> UplinkConfig:
@@ -112,10 +118,77 @@ class AgentConfig(StrictModel):
         return next(p for p in self.pops if p.name == name)
 
 
-def _unique(kind: str, names: list[str]) -> None:
-    for name in names:
-        if names.count(name) > 1:
-            raise ValueError(f"two {kind}s are named {name!r}; names must be unique")
+def _unique(section: str, key: str, values: list[Any], problem: str) -> None:
+    """The second of two equal values is the mistake, reported at its own line."""
+    for index, value in enumerate(values):
+        if value is not None and value in values[:index]:
+            raise LocatedError(problem.format(value), section, index, key)
+
+
+def _prefixes_apart(pops: list[PopConfig]) -> None:
+    """A prefix steered to two PoPs would get two rules: one PoP's choice would be lost."""
+    seen: list[tuple[IPNetwork, PopConfig]] = []
+    for index, pop in enumerate(pops):
+        for number, prefix in enumerate(pop.prefixes):
+            for earlier, owner in seen:
+                if prefix.version != earlier.version or not prefix.overlaps(earlier):
+                    continue
+                if owner is not pop:
+                    problem = (
+                        f"prefix {prefix} of PoP {pop.name} overlaps {earlier} of PoP {owner.name}"
+                    )
+                elif prefix == earlier:
+                    problem = f"prefix {prefix} is listed twice"
+                else:
+                    continue  # a PoP may steer a prefix and a part of it
+                raise LocatedError(problem, "pops", index, "prefixes", number)
+            seen.append((prefix, pop))
+
+
+def _families_carried(uplinks: list[UplinkConfig], pops: list[PopConfig]) -> None:
+    """Every uplink probes every PoP: one without a gateway of the PoP's address family
+    has no probe table for it, and its marked probes would leave by the main table."""
+    for index, pop in enumerate(pops):
+        version = pop.address.version
+        for uplink in uplinks:
+            gateways = (uplink.gateway, uplink.gateway6)
+            if not any(g is not None and g.version == version for g in gateways):
+                raise LocatedError(
+                    f"uplink {uplink.name} has no IPv{version} gateway to probe this "
+                    f"IPv{version} PoP by (give it {'gateway6' if version == 6 else 'gateway'})",
+                    "pops",
+                    index,
+                    "address",
+                )
+
+
+def _kernel_numbers_apart(uplinks: int, probing: ProbingConfig, routes: RoutesConfig) -> None:
+    """The probe tables, rules and routes, and the steering ones, must not meet: probes
+    must leave by their own uplink whatever the steering says."""
+    last_probe_rule = probing.rule_priority + 2 * uplinks - 1
+    if last_probe_rule >= routes.rule_priority:
+        raise LocatedError(
+            f"the probe rules (priorities {probing.rule_priority} to {last_probe_rule}) must "
+            f"come before the steering rules (selector.routes.rule_priority "
+            f"{routes.rule_priority})",
+            "probing",
+            "rule_priority",
+        )
+    tables = range(probing.table_base + 1, probing.table_base + uplinks + 1)
+    if routes.table in tables:
+        raise LocatedError(
+            f"the probe tables ({tables.start} to {tables.stop - 1}) include the steering "
+            f"table (selector.routes.table {routes.table})",
+            "probing",
+            "table_base",
+        )
+    if routes.proto == PLUMBING_PROTO:
+        raise LocatedError(
+            f"protocol {PLUMBING_PROTO} marks the probe routes; the steering routes need another",
+            "selector",
+            "routes",
+            "proto",
+        )
 
 
 def load_config(path: Path) -> AgentConfig:

@@ -19,14 +19,27 @@ from borderpath.core.durations import format_duration, parse_duration
 
 INTRO = """# Configuration reference
 
-The agent reads one TOML file (`borderpath agent run --config FILE`). Every key is
-listed here with its type, default and meaning; a key not listed is an error. A
-mistake is reported as one line naming the file, the line and the key, and the agent
-exits with code 2 without changing anything:
+The agent reads one TOML file: `--config FILE`, else the file named by the environment
+variable `BORDERPATH_CONFIG`, else `/etc/borderpath/agent.toml`. Every key is listed
+here with its type, default and meaning; a key not listed is an error. Nothing is
+coerced: a number written as a string (`tcp_port = "443"`), a boolean written as a
+number, an infinite or NaN number, a duration beyond a century or a size beyond 1 PiB
+is refused. `borderpath agent check` reports the file's first mistake, or every one it
+finds on the router (see [operations.md](operations.md)), one line each naming the
+file, the line and the key, and exits with code 2; `agent run` and a reload run the
+same checks before they change anything:
 
 ```
-borderpath: /etc/borderpath/agent.toml:12: pops[1].address: value is not a valid IP address
+borderpath: /etc/borderpath/agent.toml:30: storage.max_size: a size cannot be above 1PiB (got inf)
 ```
+
+Besides each key's own rules, the sections must agree: names and probe source addresses
+are unique; a prefix is steered to one PoP; every uplink has a gateway of each PoP's
+address family; the probe rules come before the steering rules, the probe tables are
+not the steering table, the steering routes' protocol is not the probe routes' (249)
+and their table not one of the kernel's (253-255); `min_days` is at most
+`history_days`, `retry_min` at most `retry_max`; webhook headers are HTTP tokens with
+printable ASCII values.
 
 Durations are written `"500ms"`, `"20s"`, `"1m30s"`, `"2h"` or as a number of seconds;
 sizes as `"1GiB"`, `"500MB"` or a number of bytes. Sections marked *required* must be

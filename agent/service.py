@@ -22,10 +22,8 @@ import collections
 import concurrent.futures
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,7 +35,7 @@ from borderpath.agent.route_labels import RouteLabels
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
 from borderpath.alerts import AlertEngine, Dispatcher
-from borderpath.core.errors import BorderpathError, ConfigError
+from borderpath.core.errors import BorderpathError
 from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.results import ProbeResult
 from borderpath.probes import Engine, Plumbing
@@ -362,18 +360,6 @@ class Agent:
         await self.store.add_events(
             [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site})]
         )
-
-
-def check_interfaces(config: AgentConfig, source: Path) -> None:
-    """Before anything is changed: every uplink's interface must exist here."""
-    for uplink in config.uplinks:
-        try:
-            socket.if_nametoindex(uplink.interface)
-        except OSError:
-            raise ConfigError(
-                f"{source}: uplinks[{uplink.name}].interface: this router has no interface "
-                f"named {uplink.interface!r} (see 'ip link')"
-            ) from None
 
 
 def _check_capabilities() -> None:

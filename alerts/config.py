@@ -5,13 +5,16 @@ Every rule has its thresholds in its own table (``[alerts.down]``, ``[alerts.deg
 docs/alerts.md explains each rule with the outage or false page its defaults avoid.
 """
 
+import re
 import string
 from typing import Literal
 
 import pydantic
 
-from borderpath.core.model import Seconds, StrictModel
+from borderpath.core.model import LocatedError, Seconds, StrictModel, require_order
 
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?)?")
 Format = Literal["generic", "alertmanager", "slack"]
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
@@ -44,6 +47,19 @@ class WebhookConfig(StrictModel):
         description="Name of the receiver in logs and in the durable queue (default: its URL). "
         "Renaming a receiver starts a new queue.",
     )
+
+    @pydantic.field_validator("headers")
+    @classmethod
+    def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        """HTTP carries header names as tokens and values as printable ASCII (RFC 9110)."""
+        for name, value in headers.items():
+            if not HEADER_NAME.fullmatch(name):
+                raise LocatedError("not a header name (letters, digits and !#$%&'*+-.^_`|~)", name)
+            if not HEADER_VALUE.fullmatch(value):
+                raise LocatedError(
+                    "a header value is printable ASCII without leading or trailing spaces", name
+                )
+        return headers
 
     @property
     def key(self) -> str:
@@ -252,8 +268,7 @@ class AlertsConfig(StrictModel):
         for key in keys:
             if keys.count(key) > 1:
                 raise ValueError(f"two webhooks are both {key!r}; give them distinct names")
-        if self.retry_min > self.retry_max:
-            raise ValueError("retry_min cannot be above retry_max")
+        require_order(self, "retry_min", "retry_max")
         return self
 
     @pydantic.field_validator("generator_url")

@@ -1,21 +1,27 @@
 """Durations as operators write them: "90s", "1m30s", "250ms", "2h", or plain seconds."""
 
 import argparse
+import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _SECONDS = re.compile(r"\d+(?:\.\d+)?")
+MAX_DURATION_S = 100 * 365 * 86400.0
+"""A century: longer is a typo, and it would overflow the 64-bit nanosecond times
+(292 years) that the store and the kernel keep."""
 
 
-def parse_duration(value: str | int | float) -> float:
+def parse_duration(value: object) -> float:
     """Return seconds; raise ValueError with a sentence an operator understands."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as '90s', not a boolean")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("expected a duration such as '90s' or a number of seconds")
+    if isinstance(value, str):
+        value = _seconds_of(value)
+    return _bounded(value)
+
+
+def _seconds_of(value: str) -> float:
     text = value.strip().replace(" ", "")
     if _SECONDS.fullmatch(text):
         return float(text)
@@ -23,6 +29,16 @@ def parse_duration(value: str | int | float) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{value!r} is not a duration (write e.g. '500ms', '90s', '1m30s', '2h')")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def _bounded(seconds: int | float) -> float:
+    if isinstance(seconds, float) and math.isnan(seconds):
+        raise ValueError("a duration must be a number, not NaN")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION_S:
+        raise ValueError("a duration cannot be longer than a century (36500d)")
+    return float(seconds)
 
 
 def duration_option(value: str) -> float:

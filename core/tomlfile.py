@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from borderpath.core.errors import ConfigError
+from borderpath.core.errors import Mistake
+from borderpath.core.model import LocatedError
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -22,19 +23,33 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """The parsed document and its text; a missing or malformed file is a ConfigError."""
+    """The parsed document and its text; a missing or malformed file is a ConfigError,
+    whatever its bytes."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from exc
+        raise Mistake(path, None, "", f"cannot read the file ({exc.strerror})") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise Mistake(path, line, "", f"not a text file: byte {byte:#04x} is not UTF-8") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
-        line = _TOML_POSITION.search(message)
-        where = f"{path}:{line.group(1)}" if line else str(path)
+        position = _TOML_POSITION.search(message)
+        at = int(position.group(1)) if position else None
         reason = _TOML_POSITION.sub("", message).strip()
-        raise ConfigError(f"{where}: not valid TOML: {reason}") from exc
+        raise Mistake(path, at, "", f"not valid TOML: {reason}") from exc
+    except RecursionError:
+        raise Mistake(
+            path, None, "", "not valid TOML: arrays or tables nested too deeply"
+        ) from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        reason = str(exc).split(";")[0]
+        raise Mistake(path, None, "", f"not valid TOML: {reason}") from None
 
 
 def load_model(path: Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
@@ -55,13 +70,20 @@ def validate_document(
         return model.model_validate(document, context=context)
     except pydantic.ValidationError as exc:
         errors = exc.errors()
-        location = _keys(errors[0]["loc"])
+        location = _location(errors[0])
         # A union (e.g. IPv4 or IPv6) fails once per member: say why for each.
-        same = [error for error in errors if _keys(error["loc"]) == location]
+        same = [error for error in errors if _location(error) == location]
         message = "; ".join(dict.fromkeys(_message(error) for error in same)) + _given(same[0])
-        line = find_line(text, location)
-        where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: {describe_location(location)}: {message}") from None
+        raise Mistake(
+            path, find_line(text, location), describe_location(location), message
+        ) from None
+
+
+def _location(error: Any) -> tuple[int | str, ...]:
+    """Where in the file: the error's keys, and deeper where a validator said so."""
+    cause = error.get("ctx", {}).get("error")
+    deeper = cause.location if isinstance(cause, LocatedError) else ()
+    return _keys(error["loc"]) + tuple(deeper)
 
 
 def _keys(location: Sequence[int | str]) -> tuple[int | str, ...]:
@@ -74,6 +96,7 @@ def _keys(location: Sequence[int | str]) -> tuple[int | str, ...]:
     )
 
 
+_NUMBER_TYPES = {"int_type", "float_type", "bool_type"}
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
@@ -92,6 +115,8 @@ def _message(error: Any) -> str:
         return "unknown key (check its spelling, see the documentation for the valid keys)"
     if error["type"] == "missing":
         return "required key is missing"
+    if error["type"] in _NUMBER_TYPES and isinstance(error.get("input"), str):
+        return f"{message}: write it without quotes"
     return message
 
 
@@ -100,7 +125,14 @@ def _given(error: Any) -> str:
     if error["type"] in ("extra_forbidden", "missing") or "input" not in error:
         return ""
     value = error["input"]
-    return "" if isinstance(value, dict | list) else f" (got {value!r})"
+    if isinstance(value, dict | list):
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) <= GIVEN_LENGTH else text[: GIVEN_LENGTH - 3] + '...'})"
+
+
+GIVEN_LENGTH = 60
+"""Longest value quoted back: a 400-digit number is recognised by its start."""
 
 
 def find_line(text: str, location: Sequence[int | str]) -> int | None:
@@ -111,6 +143,7 @@ def find_line(text: str, location: Sequence[int | str]) -> int | None:
     table: list[str] = []
     section = -1  # the header line of the current section; -1 is the top level
     found: int | None = None
+    exact: int | None = None  # found as the part's own key, header or entry, not a child's
     inline = False  # inside a value written on one line: deeper parts have no line of their own
     for part in location:
         if inline:
@@ -121,23 +154,26 @@ def find_line(text: str, location: Sequence[int | str]) -> int | None:
             if part >= len(matches):
                 break
             section = matches[part]
-            found = section + 1
+            found = exact = section + 1
             continue
         body_end = next((index for index in starts if index > section), len(lines))
         key = re.compile(rf"^\s*\"?{re.escape(part)}\"?\s*=")
         hit = next((i for i in range(section + 1, body_end) if key.match(lines[i])), None)
         table.append(part)
         if hit is not None:
-            found, inline = hit + 1, True
+            found = exact = hit + 1
+            inline = True
             continue
         name = ".".join(table)
         header = next((index for index, h in headers if h is not None and h[0] == name), None)
         if header is not None:
-            found = header + 1
+            found = exact = header + 1
             if headers[header][1] == (name, False):
                 section = header
         elif child := next((i for i, h in headers if h and h[0].startswith(name + ".")), None):
             found = child + 1  # a table written only as [name.child] headers
+        else:
+            return exact  # not in the file (a default): a child of its parent is no place
     return found
 
 

@@ -6,17 +6,23 @@ required, a unit, and a sentence: docs/configuration.md lists them.
 """
 
 import ipaddress
-from pathlib import Path
 from typing import Annotated, Literal
 
 import pydantic
 
-from borderpath.core.model import Name, Seconds, StrictModel
+from borderpath.core.model import (
+    FilePath,
+    IPAddress,
+    IPNetwork,
+    IPv6Address,
+    LocatedError,
+    Name,
+    Seconds,
+    StrictModel,
+)
 
 Protocol = Literal["icmp", "tcp", "udp", "quic", "http"]
 TraceProtocol = Literal["tcp", "udp", "icmp"]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Port = Annotated[int, pydantic.Field(ge=1, le=65535)]
 
 
@@ -27,7 +33,10 @@ class UplinkConfig(StrictModel):
     carrier: str = pydantic.Field(
         description="Carrier, e.g. china-telecom, china-unicom, china-mobile."
     )
-    interface: str = pydantic.Field(description="The router's interface on this uplink.")
+    interface: str = pydantic.Field(
+        pattern=r"^[^\s/:\x00]{1,15}$",
+        description="The router's interface on this uplink.",
+    )
     gateway: IPAddress = pydantic.Field(description="Next hop on this uplink.")
     source: IPAddress | None = pydantic.Field(
         None, description="Source address of probes on this uplink (default: the interface's)."
@@ -35,10 +44,10 @@ class UplinkConfig(StrictModel):
     cost: float = pydantic.Field(
         1.0, ge=0, description="Relative cost, used by the 'cheapest' strategy."
     )
-    gateway6: ipaddress.IPv6Address | None = pydantic.Field(
+    gateway6: IPv6Address | None = pydantic.Field(
         None, description="IPv6 next hop on this uplink, if it carries IPv6 (probes to IPv6 PoPs)."
     )
-    source6: ipaddress.IPv6Address | None = pydantic.Field(
+    source6: IPv6Address | None = pydantic.Field(
         None, description="IPv6 source address of probes on this uplink (default: the kernel's)."
     )
 
@@ -56,6 +65,7 @@ class PopConfig(StrictModel):
     )
     protocols: list[Protocol] = pydantic.Field(
         ["icmp", "tcp", "udp", "quic", "http"],
+        min_length=1,
         description="Protocols probed on every path to this PoP.",
     )
     tcp_port: Port = pydantic.Field(
@@ -78,7 +88,7 @@ class PopConfig(StrictModel):
         description="TLS server name (SNI) sent by the quic and http probes and checked "
         "against the PoP's certificate.",
     )
-    tls_ca_file: Path | None = pydantic.Field(
+    tls_ca_file: FilePath | None = pydantic.Field(
         None,
         description="PEM file of the CA (or the self-signed certificate itself) that signs "
         "the responder's certificate; default: the system's CAs.",
@@ -89,6 +99,14 @@ class PopConfig(StrictModel):
         description="SHA-256 fingerprint of the responder's certificate (hex, colons "
         "optional); when set, only this certificate is accepted and no CA is checked.",
     )
+
+    @pydantic.field_validator("protocols")
+    @classmethod
+    def _each_once(cls, protocols: list[Protocol]) -> list[Protocol]:
+        for index, protocol in enumerate(protocols):
+            if protocol in protocols[:index]:
+                raise LocatedError(f"{protocol} is listed twice", index)
+        return protocols
 
     @property
     def fingerprint(self) -> bytes | None:

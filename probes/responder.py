@@ -32,9 +32,9 @@ from aioquic.asyncio.server import QuicServer
 from aioquic.quic.configuration import QuicConfiguration
 
 from borderpath.core.errors import BorderpathError, ProbeError
-from borderpath.core.model import StrictModel
+from borderpath.core.model import FilePath, IPAddress, StrictModel
 from borderpath.probes import tls, wire
-from borderpath.probes.config import IPAddress, Port
+from borderpath.probes.config import Port
 from borderpath.probes.quic import ALPN
 from borderpath.probes.sockets import SO_TIMESTAMPNS, kernel_stamp, read_all
 
@@ -61,7 +61,7 @@ class ResponderConfig(StrictModel):
     quic_port: Port = pydantic.Field(443, description="QUIC port (UDP).")
     http_port: Port = pydantic.Field(443, description="HTTPS health endpoint port.")
     http_path: str = pydantic.Field("/health", pattern=r"^/", description="Health URL path.")
-    cert_dir: Path = pydantic.Field(
+    cert_dir: FilePath = pydantic.Field(
         Path("/var/lib/borderpath/responder"),
         description="Holds cert.pem and key.pem; a self-signed pair is created if missing.",
     )

@@ -8,9 +8,10 @@ from typing import Literal, Self
 
 import pydantic
 
-from borderpath.core.model import Seconds, StrictModel
+from borderpath.core.model import LocatedError, Seconds, StrictModel, require_order
 from borderpath.core.protocols import ProtocolName, names
 
+KERNEL_TABLES = {253: "default", 254: "main", 255: "local"}
 Strategy = Literal["quality", "cheapest", "priority", "balance"]
 
 
@@ -99,7 +100,7 @@ class WindowConfig(StrictModel):
     @pydantic.model_validator(mode="after")
     def _short_inside_long(self) -> Self:
         if self.short > self.long:
-            raise ValueError("the short window cannot be longer than the long window")
+            raise LocatedError("the short window cannot be longer than the long window", "short")
         return self
 
 
@@ -188,7 +189,7 @@ class AntiFlapConfig(StrictModel):
     @pydantic.model_validator(mode="after")
     def _reuse_below_suppress(self) -> Self:
         if self.reuse_at >= self.suppress_at:
-            raise ValueError("reuse_at must be below suppress_at")
+            raise LocatedError(f"must be below suppress_at ({self.suppress_at:g})", "reuse_at")
         return self
 
 
@@ -221,6 +222,11 @@ class TimeOfDayConfig(StrictModel):
         30, ge=1, description="Probes an hour needs before it counts as observed."
     )
 
+    @pydantic.model_validator(mode="after")
+    def _enough_history(self) -> Self:
+        require_order(self, "min_days", "history_days")
+        return self
+
 
 class RoutesConfig(StrictModel):
     """The kernel objects that are ours: one table, one rule per prefix, one proto."""
@@ -246,6 +252,13 @@ class RoutesConfig(StrictModel):
     retries: int = pydantic.Field(
         2, ge=0, description="Extra attempts of a failed netlink change before it is reported."
     )
+
+    @pydantic.field_validator("table")
+    @classmethod
+    def _not_the_kernels(cls, table: int) -> int:
+        if table in KERNEL_TABLES:
+            raise ValueError(f"table {table} is the kernel's {KERNEL_TABLES[table]} table")
+        return table
 
 
 class SelectorConfig(StrictModel):

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from borderpath.core.errors import RouteError
 from borderpath.core.events import EventKind, EventRecord
-from borderpath.probes.config import IPNetwork, PopConfig, UplinkConfig
+from borderpath.core.model import IPNetwork
+from borderpath.probes.config import PopConfig, UplinkConfig
 from borderpath.selector.config import RoutesConfig
 from borderpath.selector.policy import Choice
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 
 import pydantic
 
-from borderpath.core.model import Seconds, StrictModel
+from borderpath.core.model import FilePath, LocatedError, Seconds, StrictModel, require_order
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$")
 _SIZE_UNITS = {
@@ -23,18 +23,24 @@ _SIZE_UNITS = {
 }
 
 
-def parse_size(value: str | int | float) -> int:
+MAX_SIZE = 2**50
+"""1 PiB: larger is a typo (SQLite itself stops at 281 TB)."""
+
+
+def parse_size(value: object) -> int:
     """Bytes from "1GiB", "500MB", "64KiB" or a plain number of bytes."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as '1GiB', not a boolean")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return int(value)
-    match = _SIZE.match(value)
-    if not match:
-        raise ValueError(f"{value!r} is not a size (write e.g. '1GiB', '500MB', '64KiB')")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("expected a size such as '1GiB' or a number of bytes")
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a size (write e.g. '1GiB', '500MB', '64KiB')")
+        value = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if not value >= 0:  # NaN fails every comparison
+        raise ValueError("a size cannot be negative or NaN")
+    if value > MAX_SIZE:
+        raise ValueError("a size cannot be above 1PiB")
+    return int(value)
 
 
 Bytes = Annotated[int, pydantic.BeforeValidator(parse_size)]
@@ -67,13 +73,13 @@ class InfluxConfig(StrictModel):
         "", description="v1: retention policy (empty: the database's default)."
     )
     username: str = pydantic.Field("", description="v1: user name (empty: no authentication).")
-    token_file: Path | None = pydantic.Field(
+    token_file: FilePath | None = pydantic.Field(
         None, description="v2: file holding the API token (InfluxDB 1.8: 'user:password')."
     )
     token_env: str = pydantic.Field(
         "", description="v2: environment variable holding the token, if no token_file."
     )
-    password_file: Path | None = pydantic.Field(
+    password_file: FilePath | None = pydantic.Field(
         None, description="v1: file holding the password of 'username'."
     )
     password_env: str = pydantic.Field(
@@ -116,13 +122,16 @@ class InfluxConfig(StrictModel):
             raise ValueError("the v2 API needs token_file or token_env")
         if self.api == "v1" and self.username and not (self.password_file or self.password_env):
             raise ValueError("username needs password_file or password_env")
+        require_order(self, "retry_min", "retry_max")
+        if not re.match(r"^https?://[^/?#\s]+", self.url):
+            raise LocatedError("must be an http:// or https:// URL with a host", "url")
         return self
 
 
 class StorageConfig(StrictModel):
     """The embedded SQLite store, always on."""
 
-    path: Path | None = pydantic.Field(
+    path: FilePath | None = pydantic.Field(
         None, description="SQLite database file (default: DATA_DIR/borderpath.db)."
     )
     retention_raw: Seconds = pydantic.Field(

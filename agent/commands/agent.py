@@ -1,13 +1,13 @@
-"""``borderpath agent run`` and ``borderpath status``."""
+"""``borderpath agent run|check`` and ``borderpath status``."""
 
 import argparse
 import asyncio
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from borderpath.agent.commands import add_config_option
 from borderpath.core.durations import duration_option, format_duration
 
 WATCH_EVERY_S = 2.0
@@ -16,13 +16,36 @@ WATCH_EVERY_S = 2.0
 def add_commands(commands: Any) -> None:
     agent = commands.add_parser("agent", help="the headless agent of a branch router")
     actions = agent.add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = actions.add_parser("run", help="probe, store, steer and alert until stopped")
-    run.add_argument("--config", type=Path, required=True)
+    run = actions.add_parser(
+        "run",
+        help="probe, store, steer and alert until stopped",
+        description="Runs 'agent check' first: a mistake is one line and exit 2, "
+        "before anything is changed.",
+    )
+    add_config_option(run)
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.set_defaults(run=_run)
 
+    check = actions.add_parser(
+        "check",
+        help="check a config on this router, changing nothing",
+        description="The file (TOML, every key, the rules across sections), then this "
+        "router: the uplinks' interfaces, the secret files and variables (never shown), "
+        "the CA files, and the kernel's rules and routes against our tables, priorities, "
+        "marks and protocol. Each mistake is one line FILE[:LINE]: key: message; exit 2 "
+        "if there is any.",
+    )
+    add_config_option(check)
+    check.add_argument("--json", action="store_true", help="the findings as one JSON document")
+    check.add_argument(
+        "--file-only",
+        action="store_true",
+        help="check the file alone, not this router (e.g. on a build machine)",
+    )
+    check.set_defaults(run=_check)
+
     status = commands.add_parser("status", help="the uplink x PoP matrix from the running agent")
-    status.add_argument("--config", type=Path, required=True)
+    add_config_option(status)
     status.add_argument("--json", action="store_true", help="the agent's /status document")
     status.add_argument(
         "--watch",
@@ -38,11 +61,33 @@ def add_commands(commands: Any) -> None:
 
 def _run(arguments: argparse.Namespace) -> int:
     from borderpath.agent import logs, runner
-    from borderpath.agent.config import load_config
+    from borderpath.agent.preflight import checked
 
-    config = load_config(arguments.config)
+    config = checked(arguments.config)
     logs.setup(arguments.log_format)
     return asyncio.run(runner.run(arguments.config, config))
+
+
+def _check(arguments: argparse.Namespace) -> int:
+    from borderpath.agent.preflight import check
+
+    config, mistakes = check(arguments.config, here=not arguments.file_only)
+    if arguments.json:
+        document = {
+            "file": str(arguments.config),
+            "ok": not mistakes,
+            "mistakes": [mistake.as_dict() for mistake in mistakes],
+        }
+        print(json.dumps(document, indent=1))
+    for mistake in [] if arguments.json else mistakes:
+        print(f"borderpath: {mistake}", file=sys.stderr)
+    if config is not None and not mistakes and not arguments.json:
+        where = "the file" if arguments.file_only else "the file and this router"
+        print(
+            f"{arguments.config}: ok ({where}: {len(config.uplinks)} uplinks, "
+            f"{len(config.pops)} PoPs)"
+        )
+    return 2 if mistakes else 0
 
 
 def _status(arguments: argparse.Namespace) -> int:

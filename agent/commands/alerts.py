@@ -5,8 +5,9 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from borderpath.agent.commands import add_config_option
 
 if TYPE_CHECKING:
     from borderpath.alerts import AlertsConfig
@@ -23,7 +24,7 @@ def add_commands(commands: Any) -> None:
         "[[alerts.webhooks]] receiver and say which took it.",
     )
     alerts.add_argument("action", nargs="?", choices=("list", "test"), default="list")
-    alerts.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    add_config_option(alerts)
     alerts.add_argument("--json", action="store_true", help="the agent's /alerts document")
     alerts.set_defaults(run=_run)
 

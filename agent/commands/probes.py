@@ -4,9 +4,9 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from borderpath.agent.commands import add_config_option
 from borderpath.core.durations import duration_option, format_duration
 from borderpath.core.errors import ConfigError
 from borderpath.core.progress import Progress
@@ -28,7 +28,7 @@ def add_commands(commands: Any) -> None:
         description="Probe every series (uplink x PoP x protocol) now and print a summary "
         "of each. Exit code 1 when a series got no answer at all, like fping.",
     )
-    probe.add_argument("--config", type=Path, required=True, help="agent TOML file")
+    add_config_option(probe)
     probe.add_argument("--once", action="store_true", help="one round of every series")
     probe.add_argument(
         "--duration",
@@ -53,7 +53,7 @@ def add_commands(commands: Any) -> None:
         description="Traceroute one path (uplink to PoP) and label the backbone it crosses "
         "the border on. Exit code 1 when the trace did not reach the PoP.",
     )
-    trace.add_argument("--config", type=Path, required=True, help="agent TOML file")
+    add_config_option(trace)
     trace.add_argument("--uplink", required=True)
     trace.add_argument("--pop", required=True)
     trace.add_argument("--protocol", choices=("tcp", "udp", "icmp"), help="default: [trace]")

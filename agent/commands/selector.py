@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from borderpath.agent.commands import add_config_option
 from borderpath.core.durations import duration_option, parse_duration
 from borderpath.core.errors import ConfigError
 from borderpath.core.events import EventKind
@@ -38,7 +39,7 @@ def add_commands(commands: Any) -> None:
         "proto number) in this network namespace; nothing else is ever touched.",
     )
     routes.add_argument("action", choices=("show", "plan", "apply", "flush"))
-    routes.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    add_config_option(routes)
     routes.add_argument(
         "--via",
         action="append",
@@ -56,7 +57,7 @@ def add_commands(commands: Any) -> None:
         description="Every decision the selector would have made over the stored results, "
         "the switches per hour and the time each PoP spent on each uplink.",
     )
-    replay.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    add_config_option(replay)
     replay.add_argument("--db", type=Path, help="the store (default: the config's)")
     replay.add_argument(
         "--since", default="24h", help="how far back: a duration (6h, 2d) or an ISO time; 24h"

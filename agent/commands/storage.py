@@ -2,9 +2,9 @@
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
+from borderpath.agent.commands import add_config_option
 from borderpath.core.durations import duration_option
 
 
@@ -17,7 +17,7 @@ def add_commands(commands: Any) -> None:
         "(read-only: safe while the agent runs). A table, or JSON lines with --json.",
     )
     parser.add_argument("what", choices=("series", "paths", "events"))
-    parser.add_argument("--config", type=Path, required=True, help="the agent's config file")
+    add_config_option(parser)
     parser.add_argument(
         "--since", type=duration_option, default=3600.0, help="how far back (e.g. 15m, 1h, 2d); 1h"
     )

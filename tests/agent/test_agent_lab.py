@@ -4,6 +4,7 @@ answers /status, stops cleanly leaving its routes, and restarts without a change
 import contextlib
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -161,10 +162,11 @@ def test_a_missing_interface_is_one_line_and_changes_nothing(
     done = subprocess.run(
         netns.exec_argv(lab.namespace("branch"), argv), capture_output=True, text=True, check=False
     )
+    line = config.read_text().splitlines().index('interface = "eth9"') + 1
     assert done.returncode == 2
     assert done.stderr == (
-        f"borderpath: {config}: uplinks[cu].interface: this router has no interface named 'eth9' "
-        "(see 'ip link')\n"
+        f"borderpath: {config}:{line}: uplinks[1].interface: this router has no interface "
+        "named 'eth9' (see 'ip link')\n"
     )
     assert netns.run(["ip", "-n", lab.namespace("branch"), "rule"]) == rules
 
@@ -191,6 +193,11 @@ def test_restarted_agent_reconciles_without_a_change(make_lab: LabFactory, tmp_p
     assert changes == []
 
 
+def refused(agent: AgentProcess, times: int) -> Callable[[], bool]:
+    """Has the agent refused a reload ``times`` times?"""
+    return lambda: agent.output().count("reload refused") == times
+
+
 def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
     make_lab: LabFactory, tmp_path: Path
 ) -> None:
@@ -203,14 +210,61 @@ def test_sighup_takes_a_good_config_and_refuses_a_bad_one(
         config.write_text(good.replace('site = "lab-', 'site = "renamed-'))
         agent.process.send_signal(signal.SIGHUP)
         wait_for(lambda: agent.status()["site"].startswith("renamed-"), timeout=10)
-        config.write_text(good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"'))
-        agent.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: "reload refused" in agent.output(), timeout=5)
-        assert agent.status()["site"].startswith("renamed-")
-        assert agent.process.poll() is None
+        branch = lab.namespace("branch")
+        bad: dict[str, bytes] = {
+            "a wrong value": good.replace('gateway = "100.64.2.1"', 'gateway = "nowhere"').encode(),
+            "binary garbage": bytes(range(256)) * 4,
+            "5,000-deep nesting": b"a = " + b"[" * 5000 + b"]" * 5000,
+            "a missing interface": good.replace('interface = "cu"', 'interface = "eth9"').encode(),
+            "a foreign rule on our priority": good.encode(),
+        }
+        for count, (what, content) in enumerate(bad.items(), start=1):
+            if what == "a foreign rule on our priority":
+                netns.run(["ip", "-n", branch, "rule", "add", "priority", "25000", "lookup", "100"])
+            config.write_bytes(content)
+            agent.process.send_signal(signal.SIGHUP)
+            wait_for(refused(agent, count), timeout=10)
+            assert agent.status()["site"].startswith("renamed-"), what
+            assert agent.process.poll() is None, what
     finally:
         assert agent.stop() == 0
-    assert f"{config}:" in agent.output() and "Traceback" not in agent.output()
+    refusals = [line for line in agent.output().splitlines() if "reload refused" in line]
+    assert len(refusals) == len(bad) and all(f"{config}" in line for line in refusals)
+    assert "Traceback" not in agent.output()
+
+
+HOLD_PORT = """
+import socket, time
+held = socket.create_server(("127.0.0.1", 19108))
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_reload_that_cannot_start_goes_back_to_the_running_config(
+    make_lab: LabFactory, tmp_path: Path
+) -> None:
+    """A file that passes the checks but fails at start (its status port is taken)."""
+    lab = make_lab()
+    config = write_config(lab, tmp_path)
+    agent = AgentProcess(lab, config)
+    argv = netns.exec_argv(lab.namespace("branch"), [sys.executable, "-c", HOLD_PORT])
+    holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        wait_for(lambda: all_steered(agent), timeout=10)
+        socket_line = f'listen = "{tmp_path / "status.sock"}"'
+        config.write_text(config.read_text().replace(socket_line, 'listen = "127.0.0.1:19108"'))
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "going back to the running one" in agent.output(), timeout=20)
+        wait_for(lambda: all_steered(agent), timeout=20)  # on its socket again
+        assert agent.process.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+        assert agent.stop() == 0
+    assert "cannot listen on ('127.0.0.1', 19108)" in agent.output()
+    assert "Traceback" not in agent.output()
 
 
 def test_kill_9_then_restart_keeps_the_store_whole_and_the_routes(
