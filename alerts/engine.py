@@ -18,7 +18,7 @@ from borderpath.alerts.rules import Scene, Switch, evaluate
 from borderpath.core.events import ALERT_KINDS, EventKind, EventRecord
 from borderpath.core.records import PathSnapshot
 from borderpath.core.results import ProbeResult
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig
 from borderpath.selector.decision import Decision
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
 from borderpath.probes import Engine
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 
 TARGETS = [f"127.0.0.{n}" for n in range(1, 101)]
 RATES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000)

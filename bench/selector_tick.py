@@ -17,7 +17,7 @@ from pathlib import Path
 
 from borderpath.core.protocols import PROTOCOLS
 from borderpath.core.results import ErrorKind, ProbeResult
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector import Selector, SelectorConfig
 
 POPS = 400

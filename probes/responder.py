@@ -32,9 +32,8 @@ from aioquic.asyncio.server import QuicServer
 from aioquic.quic.configuration import QuicConfiguration
 
 from borderpath.core.errors import BorderpathError, ProbeError
-from borderpath.core.model import FilePath, IPAddress, StrictModel
+from borderpath.core.model import FilePath, IPAddress, Port, StrictModel
 from borderpath.probes import tls, wire
-from borderpath.probes.config import Port
 from borderpath.probes.quic import ALPN
 from borderpath.probes.sockets import SO_TIMESTAMPNS, kernel_stamp, read_all
 

@@ -3,8 +3,9 @@
 import dataclasses
 import ipaddress
 
-from borderpath.core.protocols import BY_NAME
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.core.protocols import BY_NAME, ProtocolName
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -13,7 +14,7 @@ class Series:
 
     uplink: str
     pop: str
-    protocol: Protocol
+    protocol: ProtocolName
     target: str
     """The PoP's address, as text."""
     version: int

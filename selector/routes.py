@@ -22,7 +22,7 @@ from typing import Any, Literal
 from borderpath.core.errors import RouteError
 from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.model import IPNetwork
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import RoutesConfig
 from borderpath.selector.policy import Choice
 

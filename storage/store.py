@@ -19,7 +19,7 @@ from borderpath.core.errors import StorageError
 from borderpath.core.events import EventRecord
 from borderpath.core.records import PathSnapshot
 from borderpath.core.results import ProbeResult
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
 from borderpath.storage.housekeeping import Housekeeper, HousekeepingReport

@@ -5,7 +5,7 @@ import pytest
 
 from borderpath.core.events import EventKind
 from borderpath.core.protocols import BY_NAME, PROTOCOLS
-from borderpath.probes.config import PopConfig
+from borderpath.core.topology import PopConfig
 from borderpath.probes.transports import TRANSPORTS
 from borderpath.selector.config import DEFAULT_CLASSES
 from borderpath.storage.line_protocol import MEASUREMENTS, RESULT_LINES

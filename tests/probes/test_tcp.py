@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from borderpath.core.results import ErrorKind
+from borderpath.core.topology import PopConfig
 from borderpath.lab.lab import Lab
-from borderpath.probes.config import PopConfig
 from tests.probes.conftest import LOOPBACK, fast_probing, in_namespace, probe_lab
 
 PATH: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"fra"}}
