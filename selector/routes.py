@@ -35,7 +35,7 @@ Action = Literal["replace", "delete", "add-rule", "delete-rule", "conflict"]
 
 
 _KINDS = {"replace": EventKind.ROUTE_REPLACED, "delete": EventKind.ROUTE_DELETED}
-"""The event of each change that was written (a conflict writes nothing)."""
+"""The event of each route change that was written (rule changes and conflicts have none)."""
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -218,9 +218,8 @@ class RouteWriter:
             error = self._attempt(change)
             if error is None:
                 applied.append(change)
-                kind = _KINDS[change.action]
                 if change.action in _KINDS:
-                    events.append(self._event(now_ns, kind, change, ""))
+                    events.append(self._event(now_ns, _KINDS[change.action], change, ""))
             else:
                 events.append(self._event(now_ns, EventKind.ROUTE_FAILED, change, error))
                 failed.add(change.prefix)
