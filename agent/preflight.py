@@ -16,7 +16,6 @@ import errno
 import os
 import socket
 import ssl
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from typing import Any
 from borderpath.agent.config import AgentConfig
 from borderpath.agent.status_api import parse_listen
 from borderpath.core.errors import Mistake
+from borderpath.core.files import not_a_small_file
 from borderpath.core.tomlfile import describe_location, find_line, read_toml, validate_document
 from borderpath.probes.plumbing import FAMILIES, PROTO, Plumbing
 
-MAX_FILE_BYTES = 1 << 20
-"""A CA bundle is a few hundred KiB, a secret a few bytes."""
 Location = tuple[int | str, ...]
 Problem = tuple[Location, str]
 """A mistake before it is placed in the file: the key's location and the sentence."""
@@ -139,7 +137,7 @@ def _secrets(config: AgentConfig) -> Iterator[Problem]:
     file, variable = getattr(influx, f"{needed}_file"), getattr(influx, f"{needed}_env")
     where: Location = ("storage", "influxdb", f"{needed}_file" if file else f"{needed}_env")
     if file is not None:
-        problem = _not_a_small_file(file)
+        problem = not_a_small_file(file)
         if problem is not None:
             yield where, problem
             return
@@ -162,7 +160,7 @@ def _ca_files(config: AgentConfig) -> Iterator[Problem]:
     for index, pop in enumerate(config.pops):
         if pop.tls_ca_file is None:
             continue
-        problem = _not_a_small_file(pop.tls_ca_file)
+        problem = not_a_small_file(pop.tls_ca_file)
         if problem is not None:
             yield ("pops", index, "tls_ca_file"), problem
             continue
@@ -170,21 +168,6 @@ def _ca_files(config: AgentConfig) -> Iterator[Problem]:
             ssl.create_default_context(cafile=str(pop.tls_ca_file))
         except (ssl.SSLError, ValueError):
             yield ("pops", index, "tls_ca_file"), f"{pop.tls_ca_file} holds no PEM certificate"
-
-
-def _not_a_small_file(path: Path) -> str | None:
-    """Why ``path`` cannot be a secret or a CA file (a device, a pipe, a disk image)."""
-    try:
-        status = path.stat()
-    except OSError as exc:
-        return f"cannot read {path} ({exc.strerror})"
-    if not stat.S_ISREG(status.st_mode):
-        return f"{path} is not a regular file"
-    if status.st_size > MAX_FILE_BYTES:
-        return f"{path} is {status.st_size} bytes: not a secret or a CA file"
-    if not os.access(path, os.R_OK):
-        return f"cannot read {path} (Permission denied)"
-    return None
 
 
 def _kernel(owners: Sequence[AgentConfig]) -> Iterator[Problem]:

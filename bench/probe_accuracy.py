@@ -6,7 +6,8 @@ A lab of its own (default Shanghai topology; ``lab up`` starts the PoP responder
 Uplink by uplink, the engine pings the five PoPs SAMPLES times (every 20 ms per PoP), then fping
 does the same over the same uplink (``-S`` its source address, through the same probe
 plumbing): the same load on the lab's user-space wire for both. Last, the engine's TCP
-and UDP probes of every path at once (for information: fping has no TCP or UDP). The error is
+and UDP probes (keyed, as the lab's agents probe) of every path at once (for
+information: fping has no TCP or UDP). The error is
 p50 - (delay out + delay in) as the lab reports them; the lab adds 1 ms of jitter per
 direction, so a p50 of SAMPLES samples wanders by about 1.8 / sqrt(SAMPLES) ms.
 """
@@ -67,7 +68,12 @@ def measure(lab: Lab) -> dict[str, Any]:
         for u in status["uplinks"]
     ]
     pops = [
-        PopConfig(name=p["name"], address=p["probe_address"], protocols=["icmp", "tcp", "udp"])
+        PopConfig(
+            name=p["name"],
+            address=p["probe_address"],
+            protocols=["icmp", "tcp", "udp"],
+            key_file=p["key_file"],  # keyed udp, as the lab's agents probe
+        )
         for p in status["pops"]
     ]
     probing = ProbingConfig(interval=PERIOD_MS / 1000, timeout=1.0)

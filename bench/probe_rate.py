@@ -8,6 +8,11 @@ every target for DURATION_S and we record what it sent, what came back in time, 
 the process CPU per probe. fping then pings the same 100 targets in the same run,
 as fast as it goes (-i 0 between packets, -p per target), with its CPU per probe.
 A rate counts as sustained when the loss is zero.
+
+Then the udp probe against a real responder (another process, its rate limit raised
+above UDP_RATE: every target shares the source 127.0.0.0/24) on UDP_TARGETS of those
+addresses at UDP_RATE, unkeyed and keyed (a BLAKE2s MAC on every request and reply):
+the engine's CPU per probe, and what the key adds to it.
 """
 
 import asyncio
@@ -16,10 +21,13 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.responder_flood import responder_process, write_key
+from borderpath.core.protocols import ProtocolName
 from borderpath.core.results import ProbeResult
 from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
@@ -30,16 +38,23 @@ TARGETS = [f"127.0.0.{n}" for n in range(1, 101)]
 RATES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000)
 DURATION_S = 3.0
 FPING_COUNT = 300
+UDP_TARGETS = TARGETS[:10]
+UDP_RATE = 2_000
 RESULTS = Path(__file__).parent / "results" / "probe_rate.json"
 LOOPBACK = UplinkConfig(name="lo", carrier="none", interface="lo", gateway="127.0.0.1")
 
 
-def engine_run(rate: int) -> dict[str, Any]:
+def engine_run(
+    rate: int,
+    protocol: ProtocolName = "icmp",
+    targets: list[str] = TARGETS,
+    key: Path | None = None,
+) -> dict[str, Any]:
     pops = [
-        PopConfig(name=f"p{index}", address=address, protocols=["icmp"])
-        for index, address in enumerate(TARGETS)
+        PopConfig(name=f"p{index}", address=address, protocols=[protocol], key_file=key)
+        for index, address in enumerate(targets)
     ]
-    interval = len(TARGETS) / rate
+    interval = len(targets) / rate
     probing = ProbingConfig(interval=interval, timeout=1.0, batch_interval=0.1)
     rounds = max(1, round(DURATION_S / interval))
     received = 0
@@ -70,6 +85,20 @@ def engine_run(rate: int) -> dict[str, Any]:
         "achieved_per_s": total / elapsed,
         "cpu_us_per_probe": cpu / total * 1e6 if total else None,
     }
+
+
+def udp_runs(namespace: str) -> list[dict[str, Any]]:
+    """The udp probe at UDP_RATE against a responder, without a key and with one."""
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for key in (None, write_key(Path(work))):
+            with (
+                responder_process(namespace, UDP_TARGETS, Path(work), key, rate_pps=UDP_RATE * 2),
+                netns.entered(namespace),
+            ):
+                row = engine_run(UDP_RATE, "udp", UDP_TARGETS, key)
+            rows.append({**row, "keyed": key is not None})
+    return rows
 
 
 def fping_run(namespace: str) -> dict[str, Any]:
@@ -106,6 +135,7 @@ def main() -> int:
         with netns.entered(namespace):
             engine = [engine_run(rate) for rate in RATES]
         fping = fping_run(namespace)
+        udp = udp_runs(namespace)
     finally:
         netns.delete(namespace)
     sustained = [row["achieved_per_s"] for row in engine if row["loss"] == 0]
@@ -115,6 +145,8 @@ def main() -> int:
         "engine": engine,
         "engine_sustained_per_s": max(sustained, default=0.0),
         "fping": fping,
+        "udp": udp,
+        "udp_key_cost_us_per_probe": udp[1]["cpu_us_per_probe"] - udp[0]["cpu_us_per_probe"],
         "load_average": os.getloadavg(),
         "cpus": os.cpu_count(),
     }
@@ -128,6 +160,9 @@ def table(result: dict[str, Any]) -> str:
     for row in result["engine"]:
         lines.append(_row(f"engine {row['offered_per_s']}/s", row))
     lines.append(_row("fping -i 0", result["fping"]))
+    for row in result["udp"]:
+        lines.append(_row(f"udp {'keyed' if row['keyed'] else 'unkeyed'} {UDP_RATE}/s", row))
+    lines.append(f"the key costs {result['udp_key_cost_us_per_probe']:.1f} us per udp probe")
     lines.append(f"engine sustained with no loss: {result['engine_sustained_per_s']:.0f}/s")
     lines.append(f"load average: {result['load_average']}")
     return "\n".join(lines)

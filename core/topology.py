@@ -5,8 +5,11 @@ The agent composes them in ``borderpath.agent.config``. Every field has a defaul
 required, a unit, and a sentence: docs/configuration.md lists them.
 """
 
+from typing import Annotated
+
 import pydantic
 
+from borderpath.core import keyfile
 from borderpath.core.model import (
     FilePath,
     IPAddress,
@@ -18,6 +21,9 @@ from borderpath.core.model import (
     StrictModel,
 )
 from borderpath.core.protocols import PROTOCOLS, ProtocolName
+
+KeyFile = Annotated[FilePath | None, pydantic.AfterValidator(keyfile.checked)]
+"""A key file checked when the config loads (core/keyfile.py)."""
 
 
 class UplinkConfig(StrictModel):
@@ -92,6 +98,12 @@ class PopConfig(StrictModel):
         pattern=r"^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$",
         description="SHA-256 fingerprint of the responder's certificate (hex, colons "
         "optional); when set, only this certificate is accepted and no CA is checked.",
+    )
+    key_file: KeyFile = pydantic.Field(
+        None,
+        description="File holding the PoP's UDP echo key in hex (openssl rand -hex 32; 16 to "
+        "32 bytes), the same as the responder's key_file: udp probes then carry a MAC and an "
+        "answer whose MAC fails counts as forged. Default: unauthenticated echo.",
     )
 
     @pydantic.field_validator("protocols")

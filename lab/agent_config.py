@@ -66,6 +66,7 @@ def agent_config(
             f"prefixes = [{prefixes}]",
             'protocols = ["icmp", "tcp", "udp", "quic", "http"]',
             f'tls_ca_file = "{pop["certificate"]}"',
+            f'key_file = "{pop["key_file"]}"',
             "",
         ]
     lines += ["[probing]", f'interval = "{LAB_INTERVAL}"', *probing, ""]

@@ -138,6 +138,7 @@ class Lab:
                     "prefixes": [str(p.prefix)],
                     "service_address": str(p.service_address),
                     "certificate": str(responders.certificate(self.files, p.name)),
+                    "key_file": str(responders.key_file(self.files, p.name)),
                 }
                 for p in lab_plan.pops
             ],

@@ -1,9 +1,11 @@
 """The PoP responders of a lab: one ``borderpath.probes.responder`` per PoP namespace.
 
-Each answers on its PoP's probe address with a self-signed certificate made here
-before it starts, so the lab's agent config can pin it (``tls_ca_file``) at once.
+Each answers on its PoP's probe address with a self-signed certificate and a UDP echo
+key made here before it starts, so the lab's agent config can pin the one
+(``tls_ca_file``) and sign with the other (``key_file``) at once.
 """
 
+import secrets
 import socket
 import subprocess
 import sys
@@ -26,13 +28,27 @@ def certificate(files: LabFiles, pop: str) -> Path:
     return files.directory / "certs" / pop / "cert.pem"
 
 
+def key_file(files: LabFiles, pop: str) -> Path:
+    """The PoP's UDP echo key (hex), shared by its responder and the lab's agents."""
+    return files.directory / "certs" / pop / "echo.key"
+
+
+def _ensure_key(path: Path) -> None:
+    """A lab key is readable by all, unlike a real one (mode 600): the tests run agents
+    as an unprivileged user too, and a lab guards nothing."""
+    if not path.is_file():
+        path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+
+
 def start(plan: LabPlan, files: LabFiles) -> None:
     """Start every PoP's responder and return once each accepts connections."""
     for pop in plan.pops:
         cert_dir = certificate(files, pop.name).parent
         ensure_certificate(cert_dir, SERVER_NAME)
+        _ensure_key(key_file(files, pop.name))
         argv = [sys.executable, "-m", "borderpath.probes.responder"]
         argv += ["--listen", str(pop.probe_address), "--cert-dir", str(cert_dir)]
+        argv += ["--key-file", str(key_file(files, pop.name))]
         with (files.directory / f"responder-{pop.name}.log").open("ab") as log:
             subprocess.Popen(
                 netns.exec_argv(pop.namespace, argv),

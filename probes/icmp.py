@@ -9,7 +9,6 @@ transports.
 """
 
 import os
-import random
 import socket
 import struct
 import time
@@ -61,7 +60,7 @@ class IcmpTransport(SocketTransport[EchoKey]):
     def send(self, series: Series) -> None:
         self._counter = (self._counter + 1) & (IDENTIFIERS * 65536 - 1)
         ident, seq = self._ident_base | (self._counter >> 16), self._counter & 0xFFFF
-        nonce = random.randbytes(wire.NONCE_BYTES)
+        nonce = os.urandom(wire.NONCE_BYTES)
         packet = wire.echo_request(series.version, ident, seq, nonce)
         marks = self._marks.get(series.mark)
         if marks is None:

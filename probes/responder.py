@@ -5,9 +5,13 @@ It answers the udp probe (our echo), the tcp probe (a listening port), the quic 
 on each configured address. It creates a self-signed certificate in ``cert_dir`` when
 there is none; the agent pins it by CA file or fingerprint (printed at start).
 
-It cannot be used as an amplifier: an echo is never larger than its request, each
-source address gets a token bucket shared by every service, and a QUIC server sends at
-most three times what it received before the client proves its address (RFC 9000).
+It faces the Internet, so it spends little on strangers: an echo is never larger than
+its request (no amplification); with a ``key_file`` it answers only echoes whose MAC
+verifies; every source network (/24, /64) has one bucket in a bounded table shared by
+every service (probes/ratelimit.py), checked before any TLS or QUIC handshake; QUIC
+makes a client prove its address with a Retry before the server keeps any state;
+TLS handshakes and QUIC connections end after ``handshake_timeout``, and at most
+``max_connections`` of each are open at once.
 
 Run it with ``borderpath responder --config FILE`` (or ``--listen ADDR --cert-dir DIR``),
 or ``python -m borderpath.probes.responder`` with the same options.
@@ -22,29 +26,33 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import QuicServer
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
 
 from borderpath.core.errors import BorderpathError, ProbeError
-from borderpath.core.model import FilePath, IPAddress, Port, StrictModel
+from borderpath.core.keyfile import load_key
+from borderpath.core.model import FilePath, IPAddress, Port, Seconds, StrictModel
+from borderpath.core.topology import KeyFile
 from borderpath.probes import tls, wire
 from borderpath.probes.quic import ALPN
+from borderpath.probes.ratelimit import RateLimit
 from borderpath.probes.sockets import SO_TIMESTAMPNS, kernel_stamp, read_all
 
 log = logging.getLogger("borderpath.responder")
 
 REQUEST_LIMIT = 4096
 """Bytes of an HTTP request head the health endpoint reads before giving up."""
-REQUEST_TIMEOUT_S = 5.0
 READS_PER_WAKE = 256
-MAX_SOURCES = 65536
-"""Token buckets kept before the idle ones are forgotten."""
+RECEIVE_BUFFER = 8 * 1024 * 1024
+"""Bytes of the echo socket's receive buffer (the kernel counts about 1 KiB a datagram)."""
+SO_RCVBUFFORCE = 33
+"""Not exported by Python's socket module."""
 
 
 class ResponderConfig(StrictModel):
@@ -73,65 +81,82 @@ class ResponderConfig(StrictModel):
     burst: float = pydantic.Field(
         400.0, ge=1, description="Answers one source may get at once before the rate applies."
     )
-
-
-class RateLimit:
-    """A token bucket per source address: answers beyond the rate are not sent."""
-
-    def __init__(
-        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate, self.burst = rate, burst
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self.refused = 0
-
-    def allow(self, source: str) -> bool:
-        now = self.clock()
-        tokens, last = self._buckets.get(source, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if len(self._buckets) >= MAX_SOURCES and source not in self._buckets:
-            self._forget_idle(now)
-        if tokens < 1:
-            self._buckets[source] = (tokens, now)
-            self.refused += 1
-            return False
-        self._buckets[source] = (tokens - 1, now)
-        return True
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop buckets full again (idle long enough to have refilled)."""
-        refill = self.burst / self.rate
-        self._buckets = {s: b for s, b in self._buckets.items() if now - b[1] < refill}
+    key_file: KeyFile = pydantic.Field(
+        None,
+        description="File holding this PoP's UDP echo key in hex (the agent's [[pops]] "
+        "key_file): only echoes with a valid MAC are answered. Default: every echo is.",
+    )
+    handshake_timeout: Seconds = pydantic.Field(
+        5.0,
+        gt=0,
+        description="A TLS handshake and its HTTP request, or a QUIC connection, is dropped "
+        "after this long.",
+    )
+    max_connections: int = pydantic.Field(
+        512,
+        ge=1,
+        description="TCP (HTTPS) connections and QUIC connections open at once, each; more "
+        "are refused. Keep it under the file descriptor limit.",
+    )
 
 
 class _LimitedQuicServer(QuicServer):
-    """Drops datagrams from a source over its rate before aioquic spends a cycle on them."""
+    """Drops datagrams from a source over its rate before aioquic spends a cycle on them,
+    asks every new client for a Retry (address proven before any handshake state), and
+    bounds how many connections live at once and for how long."""
 
-    def __init__(self, limit: RateLimit, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.limit = limit
+    def __init__(
+        self,
+        limit: RateLimit,
+        live: dict[QuicConnectionProtocol, asyncio.TimerHandle],
+        config: "ResponderConfig",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(retry=True, create_protocol=self._connection, **kwargs)
+        self.limit, self.live = limit, live
+        """Connections open on every address (with their deadlines): one cap for all."""
+        self.cap, self.lifetime = config.max_connections, config.handshake_timeout
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
-        if self.limit.allow(str(addr[0])):
-            super().datagram_received(data, addr)
+        if not self.limit.allow(str(addr[0])):
+            return
+        if len(self.live) >= self.cap and _opens_connection(cast(bytes, data), self._protocols):
+            return
+        super().datagram_received(data, addr)
+
+    def _connection(self, quic: QuicConnection, **kwargs: Any) -> QuicConnectionProtocol:
+        protocol = QuicConnectionProtocol(quic, **kwargs)
+        self.live[protocol] = self._loop.call_later(self.lifetime, protocol.close)
+        return protocol
+
+    def _connection_terminated(self, protocol: QuicConnectionProtocol) -> None:
+        super()._connection_terminated(protocol)
+        deadline = self.live.pop(protocol, None)
+        if deadline is not None:
+            deadline.cancel()
+
+
+def _opens_connection(data: bytes, known: dict[bytes, QuicConnectionProtocol]) -> bool:
+    """A long-header packet (Initial) for a connection ID the server does not know."""
+    if len(data) < 6 or not data[0] & 0x80:
+        return False
+    return data[6 : 6 + data[5]] not in known
 
 
 class _UdpEcho:
     """Answers our UDP echo with the time the request spent here (kernel receive stamp
-    to the reply's send), which the agent takes off the round trip."""
+    to the reply's send), which the agent takes off the round trip. A request that is
+    not ours (or not signed with the key) costs no token of its source's bucket."""
 
-    def __init__(self, sock: socket.socket, limit: RateLimit) -> None:
-        self.sock, self.limit = sock, limit
+    def __init__(self, sock: socket.socket, limit: RateLimit, key: bytes | None) -> None:
+        self.sock, self.limit, self.key = sock, limit, key
 
     def readable(self) -> None:
         for data, ancillary, address in read_all(self.sock, READS_PER_WAKE):
-            if not self.limit.allow(str(address[0])):
-                continue
             received = kernel_stamp(ancillary)
             dwell_us = 0 if received is None else int((time.time() - received) * 1e6)
-            reply = wire.udp_echo_reply(data, dwell_us)
-            if reply is not None:
+            reply = wire.udp_echo_reply(data, dwell_us, self.key)
+            if reply is not None and self.limit.allow(str(address[0])):
                 with contextlib.suppress(OSError):
                     self.sock.sendto(reply, address)
 
@@ -146,8 +171,14 @@ class Responder:
     def __init__(self, config: ResponderConfig) -> None:
         self.config = config
         self.limit = RateLimit(config.rate_pps, config.burst)
+        self.echo_key = load_key(config.key_file, "key_file")
+        self.tcp_open = 0
+        """HTTPS connections open now (at most max_connections)."""
+        self.quic_live: dict[QuicConnectionProtocol, asyncio.TimerHandle] = {}
         self._closers: list[asyncio.BaseTransport | asyncio.Server | _UdpEcho] = []
         self.certificate, self.key = tls.ensure_certificate(config.cert_dir, config.server_name)
+        self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._tls.load_cert_chain(self.certificate, self.key)
 
     @property
     def fingerprint(self) -> str:
@@ -164,14 +195,12 @@ class Responder:
     async def _serve(self, host: str) -> None:
         loop = asyncio.get_running_loop()
         config = self.config
-        echo = _UdpEcho(_bound_udp(host, config.udp_port), self.limit)
+        echo = _UdpEcho(_bound_udp(host, config.udp_port), self.limit, self.echo_key)
         loop.add_reader(echo.sock.fileno(), echo.readable)
         self._closers.append(echo)
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        server_context.load_cert_chain(self.certificate, self.key)
         self._closers.append(
             await asyncio.start_server(
-                self._health, host, config.http_port, ssl=server_context, reuse_address=True
+                self._health, host, config.http_port, limit=REQUEST_LIMIT, reuse_address=True
             )
         )
         if config.tcp_port != config.http_port:
@@ -181,9 +210,7 @@ class Responder:
         quic = QuicConfiguration(is_client=False, alpn_protocols=[ALPN])
         quic.load_cert_chain(self.certificate, self.key)
         quic_transport, _ = await loop.create_datagram_endpoint(
-            lambda: _LimitedQuicServer(
-                self.limit, configuration=quic, create_protocol=QuicConnectionProtocol
-            ),
+            lambda: _LimitedQuicServer(self.limit, self.quic_live, config, configuration=quic),
             local_addr=(host, config.quic_port),
         )
         self._closers.append(quic_transport)
@@ -192,19 +219,26 @@ class Responder:
         writer.close()
 
     async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The HTTPS health URL. The rate limit and the connection cap come before the TLS
+        handshake (the costly part), and one deadline covers handshake and request."""
         peer = writer.get_extra_info("peername")
+        welcome = self.tcp_open < self.config.max_connections
+        if peer is None or not welcome or not self.limit.allow(str(peer[0])):
+            writer.close()
+            return
+        self.tcp_open += 1
         try:
-            if peer is None or not self.limit.allow(str(peer[0])):
-                return
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            async with asyncio.timeout(self.config.handshake_timeout):
+                await writer.start_tls(self._tls)
                 head = await reader.readuntil(b"\r\n\r\n")
-            writer.write(health_response(head[:REQUEST_LIMIT], self.config.http_path))
+            writer.write(health_response(head, self.config.http_path))
             await writer.drain()
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
+            self.tcp_open -= 1
             writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
     def close(self) -> None:
@@ -223,7 +257,18 @@ def _bound_udp(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    _deepen(sock)
     return sock
+
+
+def _deepen(sock: socket.socket) -> None:
+    """A receive buffer deep enough for a flood to wait out a scheduling gap: Linux's
+    default (about 270 datagrams) overflows in 20 ms at 12,000/s, and genuine probes are
+    dropped with the flood. Past net.core.rmem_max only with CAP_NET_ADMIN (FORCE)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 def health_response(head: bytes, path: str) -> bytes:
@@ -270,25 +315,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--listen", action="append", help="address to answer on (repeat; replaces the file's)"
     )
     parser.add_argument("--cert-dir", type=Path, help="certificate directory")
+    parser.add_argument("--key-file", type=Path, help="UDP echo key file (replaces the file's)")
 
 
 def config_from(arguments: argparse.Namespace) -> ResponderConfig:
-    """The config file (if any) with the command line's --listen and --cert-dir on top."""
-    from borderpath.core.errors import ConfigError
-    from borderpath.core.tomlfile import read_toml
+    """The config file (if any) with the command line's --listen, --cert-dir and
+    --key-file on top;
+    a mistake is one line naming the file, the line and the key, as the agent's."""
+    from borderpath.core.tomlfile import read_toml, validate_document
 
-    document = read_toml(arguments.config)[0] if arguments.config else {}
+    document, text = read_toml(arguments.config) if arguments.config else ({}, "")
     if arguments.listen:
         document["listen"] = arguments.listen
     if arguments.cert_dir:
         document["cert_dir"] = str(arguments.cert_dir)
-    try:
-        return ResponderConfig.model_validate(document)
-    except pydantic.ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        source = arguments.config or "the command line"
-        raise ConfigError(f"{source}: {where}: {problem['msg']}") from None
+    if arguments.key_file:
+        document["key_file"] = str(arguments.key_file)
+    source = arguments.config or Path("the command line")
+    return validate_document(document, text, source, ResponderConfig)
 
 
 def main(argv: list[str] | None = None) -> int:

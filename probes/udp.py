@@ -4,8 +4,10 @@ A request carries the series' sequence number, a random 64-bit nonce and the sen
 the responder returns it marked as a reply. Loss is what never returns, duplicates are
 replies to a sequence already answered, reordering is a reply older than the newest one
 seen. A reply with the right sequence but not our nonce (an injector copying the first
-bytes) or with a TTL unlike the PoP's is forged. One socket per uplink and family,
-marked and bound to the uplink's source.
+bytes) or with a TTL unlike the PoP's is forged. With a PoP ``key_file``, requests and
+replies carry a keyed MAC over the whole header, and a reply whose MAC fails is forged
+too: an on-path injector sees the nonce, but cannot sign. One socket per uplink and
+family, marked and bound to the uplink's source.
 """
 
 import collections
@@ -13,6 +15,7 @@ import os
 import socket
 import time
 
+from borderpath.core.keyfile import load_key
 from borderpath.core.results import ErrorKind
 from borderpath.probes import wire
 from borderpath.probes.series import Series
@@ -60,6 +63,7 @@ class UdpTransport(SocketTransport[EchoKey]):
         self._by_target: dict[tuple[int, str], Series] = {}
         self._seq: dict[Series, int] = {}
         self._order: dict[Series, _Order] = {}
+        self._keys: dict[Series, bytes | None] = {}
 
     def open(self, series: list[Series]) -> None:
         for one in series:
@@ -71,12 +75,13 @@ class UdpTransport(SocketTransport[EchoKey]):
             self._by_target[one.mark, one.target] = one
             self._seq[one] = 0
             self._order[one] = _Order()
+            self._keys[one] = load_key(one.pop_config.key_file, f"pops.{one.pop}.key_file")
 
     def send(self, series: Series) -> None:
         seq = self._seq[series] = (self._seq[series] + 1) & 0xFFFFFFFF
         nonce = int.from_bytes(os.urandom(8), "big")
         time_ns = wall_ns()
-        packet = wire.udp_echo(wire.UDP_REQUEST, seq, nonce, time_ns)
+        packet = wire.udp_echo(wire.UDP_REQUEST, seq, nonce, time_ns, key=self._keys[series])
         sock = self.by_uplink[series.mark, series.version]
         sent = time.monotonic()
         try:
@@ -90,8 +95,8 @@ class UdpTransport(SocketTransport[EchoKey]):
         context = self.context
         now = context.loop.time()
         for data, ancillary, (source, *_) in read_all(sock, READS_PER_WAKE):
-            echo = wire.parse_udp_echo(data)
             series = self._by_target.get((mark, source))
+            echo = wire.parse_udp_echo(data, None if series is None else self._keys[series])
             if echo is None:
                 context.drop_malformed(self.protocol)
             elif series is not None:
@@ -102,11 +107,11 @@ class UdpTransport(SocketTransport[EchoKey]):
         order = self._order[series]
         probe = self.in_flight.get((series, echo.seq))
         if probe is None:
-            if echo.kind == wire.UDP_REPLY and echo.seq in order.answered:
+            if echo.kind == wire.UDP_REPLY and echo.authentic and echo.seq in order.answered:
                 self.context.count(series).duplicates += 1
             return
         reference = self.context.ttl[series.uplink, series.pop]
-        genuine = echo.kind == wire.UDP_REPLY and echo.nonce == probe.nonce
+        genuine = echo.kind == wire.UDP_REPLY and echo.authentic and echo.nonce == probe.nonce
         if not genuine or not reference.authenticated(ttl):
             self.context.forged(probe)
             return

@@ -7,6 +7,8 @@ tests/probes/test_wire.py.
 """
 
 import dataclasses
+import hashlib
+import hmac
 import ipaddress
 import socket
 import struct
@@ -36,6 +38,8 @@ identifiers first, so a forger that copies the first 8 bytes still cannot know t
 nonce; the dwell (time from the responder's kernel receiving the request to its reply
 leaving) is taken off the RTT, as TWAMP does."""
 UDP_ECHO_SIZE = _UDP_HEADER.size
+UDP_TAG_BYTES = 16
+"""The MAC a keyed echo carries after its header (BLAKE2s, 128 bits)."""
 
 _ICMP_ECHO = struct.Struct("!BBHHH")
 _TCP = struct.Struct("!HHIIBBHHH")
@@ -258,26 +262,45 @@ class UdpEcho:
     nonce: int
     sent_ns: int
     dwell_us: int = 0
+    authentic: bool = True
+    """Its MAC verified under the key it was parsed with; with no key: it carried none."""
 
 
-def udp_echo(kind: int, seq: int, nonce: int, sent_ns: int, dwell_us: int = 0) -> bytes:
-    return _UDP_HEADER.pack(UDP_MAGIC, UDP_VERSION, kind, seq, nonce, sent_ns, dwell_us)
+def udp_echo(
+    kind: int, seq: int, nonce: int, sent_ns: int, dwell_us: int = 0, *, key: bytes | None = None
+) -> bytes:
+    """A request or reply; with a key, its MAC (UDP_TAG_BYTES) follows the header."""
+    header = _UDP_HEADER.pack(UDP_MAGIC, UDP_VERSION, kind, seq, nonce, sent_ns, dwell_us)
+    return header if key is None else header + udp_tag(key, header)
 
 
-def parse_udp_echo(data: bytes) -> UdpEcho | None:
-    if len(data) != UDP_ECHO_SIZE:
+def udp_tag(key: bytes, header: bytes) -> bytes:
+    """The keyed BLAKE2s MAC of a header: type, sequence, nonce, send time and dwell, so
+    a forger can neither answer nor turn a request into a reply, nor shift the times."""
+    return hashlib.blake2s(header, key=key, digest_size=UDP_TAG_BYTES).digest()
+
+
+def parse_udp_echo(data: bytes, key: bytes | None = None) -> UdpEcho | None:
+    """Our echo, keyed or not; ``authentic`` tells whether it matches ``key``."""
+    if len(data) not in (UDP_ECHO_SIZE, UDP_ECHO_SIZE + UDP_TAG_BYTES):
         return None
-    magic, version, kind, seq, nonce, sent_ns, dwell_us = _UDP_HEADER.unpack(data)
+    header, tag = data[:UDP_ECHO_SIZE], data[UDP_ECHO_SIZE:]
+    magic, version, kind, seq, nonce, sent_ns, dwell_us = _UDP_HEADER.unpack(header)
     if magic != UDP_MAGIC or version != UDP_VERSION or kind not in (UDP_REQUEST, UDP_REPLY):
         return None
-    return UdpEcho(kind, seq, nonce, sent_ns, dwell_us)
+    if key is None:
+        authentic = not tag
+    else:
+        authentic = bool(tag) and hmac.compare_digest(tag, udp_tag(key, header))
+    return UdpEcho(kind, seq, nonce, sent_ns, dwell_us, authentic)
 
 
-def udp_echo_reply(request: bytes, dwell_us: int = 0) -> bytes | None:
-    """The responder's answer: the same bytes marked as a reply (never larger than the
-    request, so the echo cannot amplify); None for anything that is not a request."""
-    parsed = parse_udp_echo(request)
-    if parsed is None or parsed.kind != UDP_REQUEST:
+def udp_echo_reply(request: bytes, dwell_us: int = 0, key: bytes | None = None) -> bytes | None:
+    """The responder's answer: the same fields marked as a reply, MAC'd with ``key`` if
+    the request was (never larger than the request, so the echo cannot amplify); None
+    for anything that is not a request authentic under ``key``."""
+    parsed = parse_udp_echo(request, key)
+    if parsed is None or parsed.kind != UDP_REQUEST or not parsed.authentic:
         return None
     dwell = min(max(dwell_us, 0), 0xFFFFFFFF)
-    return udp_echo(UDP_REPLY, parsed.seq, parsed.nonce, parsed.sent_ns, dwell)
+    return udp_echo(UDP_REPLY, parsed.seq, parsed.nonce, parsed.sent_ns, dwell, key=key)

@@ -45,14 +45,19 @@ def against_responder(
     cert_dir: Path,
     protocol: ProtocolName,
     rounds: int = 2,
+    *,
     address: str = "127.0.0.1",
+    responder_settings: dict[str, Any] | None = None,
     **pop: Any,
 ) -> list[ProbeResult]:
     """Probe a responder on this namespace's loopback (IPv4 and IPv6), same event loop."""
     results: list[ProbeResult] = []
+    config = ResponderConfig(
+        listen=["127.0.0.1", "::1"], cert_dir=cert_dir, **(responder_settings or {})
+    )
 
     async def main() -> None:
-        responder = Responder(ResponderConfig(listen=["127.0.0.1", "::1"], cert_dir=cert_dir))
+        responder = Responder(config)
         await responder.start()
         settings = {"protocols": [protocol], "tls_ca_file": responder.certificate, **pop}
         if "tls_fingerprint" in pop:
@@ -84,8 +89,8 @@ def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
 
 
 def lab_pops(lab: Lab, protocols: list[ProtocolName]) -> list[PopConfig]:
-    """The lab's PoPs, each pinned to the certificate its responder presents (``lab up``
-    starts a responder in every PoP namespace)."""
+    """The lab's PoPs, each pinned to the certificate its responder presents and keyed
+    with its echo key (``lab up`` starts a responder in every PoP namespace)."""
     return [
         PopConfig(
             name=p["name"],
@@ -93,6 +98,7 @@ def lab_pops(lab: Lab, protocols: list[ProtocolName]) -> list[PopConfig]:
             address=p["probe_address"],
             protocols=protocols,
             tls_ca_file=p["certificate"],
+            key_file=p["key_file"],
         )
         for p in lab.status()["pops"]
     ]

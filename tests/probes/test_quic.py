@@ -7,14 +7,14 @@ from borderpath.probes.responder import Responder, ResponderConfig
 from tests.probes.conftest import against_responder
 
 
-def test_a_handshake_reports_alpn_version_and_no_retry(
+def test_a_handshake_reports_alpn_version_and_the_retry(
     scratch_namespace: str, tmp_path: Path
 ) -> None:
     results = against_responder(scratch_namespace, tmp_path, "quic")
     assert [r.ok for r in results] == [True, True]
     assert results[0].extras["alpn"] == "h3"
     assert results[0].extras["version"] == "0x00000001"
-    assert results[0].extras["retry"] == 0
+    assert results[0].extras["retry"] == 1  # the responder asks every client for a Retry
     assert 0 < (results[0].rtt_ms or 0) <= float(results[0].extras["handshake_ms"])
 
 

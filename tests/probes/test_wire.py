@@ -123,3 +123,62 @@ def test_summed_icmp_with_garbage_quotes_never_raises(kind: int, body: bytes, cu
     packet = _ipv4(icmp, wire.IPPROTO_ICMP)
     wire.parse_icmp4(packet[: 20 + cut])
     wire.parse_icmp6(icmp[:cut], "2001:db8::1", 64)
+
+
+KEY = bytes(range(32))
+
+
+def test_a_keyed_echo_is_answered_signed_and_no_larger() -> None:
+    request = wire.udp_echo(wire.UDP_REQUEST, 42, 7, 123, key=KEY)
+    assert len(request) == wire.UDP_ECHO_SIZE + wire.UDP_TAG_BYTES
+    reply = wire.udp_echo_reply(request, 55, KEY)
+    assert reply is not None and len(reply) == len(request)
+    assert wire.parse_udp_echo(reply, KEY) == wire.UdpEcho(wire.UDP_REPLY, 42, 7, 123, 55)
+    assert wire.udp_echo_reply(reply, 0, KEY) is None  # a reply is not echoed
+
+
+def test_a_keyed_responder_answers_nothing_unsigned_and_an_unkeyed_one_nothing_signed() -> None:
+    unsigned = wire.udp_echo(wire.UDP_REQUEST, 1, 2, 3)
+    signed = wire.udp_echo(wire.UDP_REQUEST, 1, 2, 3, key=KEY)
+    assert wire.udp_echo_reply(unsigned, 0, KEY) is None
+    assert wire.udp_echo_reply(signed) is None
+    forged_tag = signed[: wire.UDP_ECHO_SIZE] + bytes(wire.UDP_TAG_BYTES)
+    assert wire.udp_echo_reply(forged_tag, 0, KEY) is None
+
+
+ECHO_FIELDS = st.tuples(
+    st.integers(0, 0xFFFFFFFF),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 0xFFFFFFFF),
+)
+"""Sequence, nonce, send time (ns), dwell (µs)."""
+
+
+@given(
+    ECHO_FIELDS, st.integers(2, wire.UDP_ECHO_SIZE + wire.UDP_TAG_BYTES - 1), st.integers(1, 255)
+)
+def test_tampering_any_byte_of_a_keyed_reply_is_caught(
+    fields: tuple[int, int, int, int], index: int, flip: int
+) -> None:
+    """Type, sequence, nonce, send time, dwell or the MAC itself: any changed byte fails
+    (the magic and version are checked before the MAC, so a change there is malformed)."""
+    reply = bytearray(wire.udp_echo(wire.UDP_REPLY, *fields, key=KEY))
+    reply[index] ^= flip
+    parsed = wire.parse_udp_echo(bytes(reply), KEY)
+    assert parsed is None or not parsed.authentic
+
+
+@given(st.binary(min_size=16, max_size=32))
+def test_a_reply_signed_with_another_key_is_not_authentic(other: bytes) -> None:
+    reply = wire.udp_echo(wire.UDP_REPLY, 1, 2, 3, key=other)
+    parsed = wire.parse_udp_echo(reply, KEY)
+    assert parsed is not None and parsed.authentic == (other == KEY)
+    unkeyed = wire.parse_udp_echo(reply)
+    assert unkeyed is not None and not unkeyed.authentic  # a signed echo we did not ask for
+
+
+@given(st.binary(max_size=100))
+def test_keyed_udp_echo_parser_never_raises_nor_answers_garbage(data: bytes) -> None:
+    wire.parse_udp_echo(data, KEY)
+    assert wire.udp_echo_reply(data, 0, KEY) is None
