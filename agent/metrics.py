@@ -169,6 +169,13 @@ class AgentCollector(Collector):
             counters,
             "dead_",
         )
+        yield _by_prefix(
+            "borderpath_export_refusals",
+            "Pauses of the export on a request the sink refused (token, bucket, size).",
+            "sink",
+            counters,
+            "refused_",
+        )
         dropped = CounterMetricFamily(
             "borderpath_storage_dropped_rows",
             "Rows the local store deleted: retention (normal), spool or size (unshipped, lost).",

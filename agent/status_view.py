@@ -42,7 +42,17 @@ class StatusView:
                 }
                 for pop, choice in choices.items()
             },
-            "exporter": {"enabled": agent.exporter is not None, "backlog": agent.backlog},
+            "exporter": {
+                "enabled": agent.exporter is not None,
+                "backlog": agent.backlog,
+                "paused": None
+                if agent.exporter is None or agent.exporter.paused is None
+                else str(agent.exporter.paused),
+            },
+            "storage": {
+                "full": agent.store is not None and agent.store.full,
+                "dropped_rows": 0 if agent.store is None else agent.store.dropped_rows,
+            },
             "alerts": self.alert_document(),
         }
 

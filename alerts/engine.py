@@ -26,6 +26,8 @@ EVENT_ONLY_LABELS = ("alert", "fingerprint", "severity")
 """Labels Notice.to_event adds to an alert's own."""
 DROP_COUNTERS = ("dropped_spool_", "dropped_size_")
 """Store counters that mean telemetry was lost (retention drops are normal)."""
+REFUSED_COUNTERS = ("refused_",)
+"""Store counters of the exporter's pauses on a refused request (storage/export.py)."""
 
 
 class AlertEngine:
@@ -95,12 +97,22 @@ class AlertEngine:
         self._labels[(uplink, pop)] = (first, label)
 
     def observe_store(self, backlog: Mapping[str, int], counters: Mapping[str, int]) -> None:
-        """Export backlog and the store's counters: new drops of unshipped rows alert."""
+        """Export backlog and the store's counters: new drops of unshipped rows alert, and
+        so does a new pause of the export on a refused request."""
         self._backlog = sum(backlog.values())
-        dropped = {k: v for k, v in counters.items() if k.startswith(DROP_COUNTERS)}
+        watched = DROP_COUNTERS + REFUSED_COUNTERS
+        dropped = {k: v for k, v in counters.items() if k.startswith(watched)}
         if self._counters is not None:
             new = {k: v - self._counters.get(k, 0) for k, v in dropped.items()}
-            lost = sum(n for n in new.values() if n > 0)
+            if any(n > 0 for k, n in new.items() if k.startswith(REFUSED_COUNTERS)):
+                self._happen(
+                    "export_refused",
+                    self._agent_labels(),
+                    "InfluxDB refuses every write (token, org, bucket or database): export "
+                    "is paused, nothing is dropped; see the export.refused event.",
+                    {},
+                )
+            lost = sum(n for k, n in new.items() if n > 0 and k.startswith(DROP_COUNTERS))
             if lost:
                 self._happen(
                     "storage_dropping",

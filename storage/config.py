@@ -111,6 +111,15 @@ class InfluxConfig(StrictModel):
             "oldest are dropped, counted and reported as an event."
         ),
     )
+    dead_letters_max: int = pydantic.Field(
+        10_000,
+        ge=0,
+        le=10_000_000,
+        description=(
+            "Most dead letters kept (lines the server refused as malformed, kept for "
+            "'borderpath export dead-letters'); past it the oldest are dropped and counted."
+        ),
+    )
 
     @pydantic.model_validator(mode="after")
     def _credentials_given_once(self) -> Self:

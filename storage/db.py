@@ -93,8 +93,7 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """Open (creating unless ``read_only``) the database with its pragmas and tables."""
     try:
         if read_only:
-            if not path.exists():
-                raise StorageError(f"{path}: no such database (has the agent run yet?)")
+            require_database(path)
             connection = sqlite3.connect(
                 f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
             )
@@ -110,6 +109,13 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"{path}: cannot open the database ({exc})") from exc
     return connection
+
+
+def require_database(path: Path) -> None:
+    """StorageError unless the database exists (a command that is not the agent never
+    creates one)."""
+    if not path.exists():
+        raise StorageError(f"{path}: no such database (has the agent run yet?)")
 
 
 def _upgrade(connection: sqlite3.Connection) -> None:
@@ -134,10 +140,11 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")  # a full disk may fail here, in WAL mode
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # SQLite itself rolls back after a full disk
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 def used_bytes(connection: sqlite3.Connection) -> int:

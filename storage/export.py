@@ -7,13 +7,18 @@ same transaction as any dead letters (the durable queue ``dead_letters``). Point
 keyed by series and timestamp, so a batch sent twice after a crash is written once.
 
 Failures: no answer, 5xx, 408 and 429 are retried with exponential backoff, jitter and
-the server's Retry-After; 413 splits the batch; 401/403/404 (bad token, no such
-database) send the whole batch to the dead-letter table; any other 4xx (a field type
-conflict) is bisected until the lines the server refuses are found, and only those go
-to the dead-letter table. Each dead-lettered batch of results or snapshots raises an
-``export.dead_letter`` event (refused events are only logged and counted: an event
-about them would be refused in turn). The queue never blocks on a batch that can
-never succeed.
+the server's Retry-After. A refusal of the request itself (401, 403, 404, 413: a bad
+token, no such bucket, a body too large for the server) pauses the sink with the same
+backoff and raises one ``export.refused`` event per pause: nothing is dead-lettered,
+the backlog waits for the operator. Only lines the server refuses as malformed (400 or
+422: a parse error, a field type conflict) are dead-lettered: the batch is bisected
+until the refused lines are found one by one. Each dead-lettered batch of results or
+snapshots raises an ``export.dead_letter`` event (refused events are only logged and
+counted: an event about them would be refused in turn). An SQLite error (a lock held
+by another process, a full disk) pauses export with the same backoff, never ends it.
+
+Dead letters replayed by the operator (``borderpath export dead-letters replay``) wait
+in the queue ``export_replay`` and are sent before the tables.
 
 An Exporter owns its own SQLite connection and runs on its own thread, so a slow
 server never delays ingest.
@@ -25,6 +30,7 @@ import dataclasses
 import json
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -46,9 +52,6 @@ from borderpath.storage.sinks import Sink, WriteFailed, open_sink
 
 log = logging.getLogger("borderpath.storage.export")
 
-_WHOLE_BATCH_REFUSED = frozenset({401, 403, 404})
-_TOO_LARGE = 413
-
 _SELECTS = {
     "results": "SELECT id, time_ns, series_id, ok, rtt_ms, error, forged, ttl, extras"
     " FROM results WHERE id > ? ORDER BY id LIMIT ?",
@@ -61,6 +64,9 @@ _SELECTS = {
 
 DEAD_LETTERS = "dead_letters"
 """The durable queue of lines refused for good, one consumer per sink (kept for people)."""
+
+REPLAY = "export_replay"
+"""The durable queue of dead letters an operator sent back to their sink."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,6 +141,9 @@ class Exporter:
         self._site = db.get_meta(self._db, "site") or ""
         self._series: dict[int, SeriesInfo] = {}
         self._failures = 0
+        self.paused: WriteFailed | None = None
+        """The refusal export is paused on (None: not paused)."""
+        self._replays = DurableQueue(self._db, REPLAY)
         self._stopping = threading.Event()
         self._sender = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="borderpath-export-send"
@@ -156,7 +165,7 @@ class Exporter:
     def run_once(self) -> int:
         """Ship at most one batch per table; returns the rows taken off the queue
         (shipped or dead-lettered). A retryable failure raises WriteFailed."""
-        taken = 0
+        taken = self._replay_once()
         for table in db.EXPORTED_TABLES:
             batch = self._read(table, db.get_cursor(self._db, self.name, table))
             if batch is not None:
@@ -174,15 +183,13 @@ class Exporter:
         while not self._stopping.is_set():
             try:
                 caught_up = self._ship_all(deadline)
-                self._failures = 0
+                self._resume()
             except WriteFailed as failure:
-                self.report.failures += 1
-                self._failures += 1
-                delay = self._backoff(failure.retry_after)
-                log.warning("export.retry in %.1fs after %s", delay, failure)
-                if deadline is not None:
-                    delay = min(delay, max(0.0, deadline - time.monotonic()))
-                self._stopping.wait(delay)
+                if not failure.retryable:
+                    self._refused(failure)
+                self._wait(f"after {failure}", failure.retry_after, deadline)
+            except sqlite3.Error as exc:
+                self._wait(f"after a database error ({exc})", None, deadline)
             if caught_up or (deadline is not None and time.monotonic() >= deadline):
                 break
         return DrainReport(
@@ -211,6 +218,48 @@ class Exporter:
             self._stopping.set()
             await loop.run_in_executor(None, executor.shutdown)
 
+    def _wait(self, why: str, retry_after: float | None, deadline: float | None) -> None:
+        """Count a failure and back off (never past ``deadline``, nor once closed)."""
+        self.report.failures += 1
+        self._failures += 1
+        delay = self._backoff(retry_after)
+        log.warning("export.retry in %.1fs %s", delay, why)
+        if deadline is not None:
+            delay = min(delay, max(0.0, deadline - time.monotonic()))
+        self._stopping.wait(delay)
+
+    def _refused(self, failure: WriteFailed) -> None:
+        """The server refuses the requests themselves: pause, and say so once per pause
+        (an event, counted as ``refused_<sink>``) until a write succeeds again."""
+        if self.paused is not None and self.paused.status == failure.status:
+            return
+        self.paused = failure
+        text = (
+            f"{self.name} refuses every write ({failure.status}: {failure.message}); export is"
+            " paused and the store keeps the backlog: check the token, org, bucket or database"
+            + (", and lower batch_size" if failure.status == 413 else "")
+        )
+        log.error("export.refused %s", text)
+        event = EventRecord(
+            self._clock(),
+            "export.refused",
+            text,
+            labels={"sink": self.name},
+            values={"status": failure.status or 0},
+        )
+        try:
+            with db.transaction(self._db):
+                db.insert_events(self._db, [event])
+                db.add_counter(self._db, f"refused_{self.name}", 1)
+        except sqlite3.Error as exc:  # the pause goes on all the same; the log line says it
+            log.error("export.refused not stored (%s)", exc)
+
+    def _resume(self) -> None:
+        self._failures = 0
+        if self.paused is not None:
+            log.warning("export.resumed %s takes writes again", self.name)
+            self.paused = None
+
     def _backoff(self, retry_after: float | None) -> float:
         """Exponential (retry_min doubling up to retry_max) with equal jitter; the
         server's Retry-After when it gave one."""
@@ -222,6 +271,8 @@ class Exporter:
     def _ship_all(self, deadline: float | None) -> bool:
         """Ship every table to its end (True) or until the deadline (False). The next
         batch is read and rendered while the server takes the current one."""
+        while self._replay_once():
+            pass
         for table in db.EXPORTED_TABLES:
             batch = self._read(table, db.get_cursor(self._db, self.name, table))
             while batch is not None:
@@ -258,14 +309,34 @@ class Exporter:
             self.report.requests += 1
             self._sink.write("\n".join(lines).encode())
         except WriteFailed as failure:
-            if failure.retryable:
+            if not failure.malformed:
                 raise
-            whole = failure.status in _WHOLE_BATCH_REFUSED
-            if whole or len(lines) == 1:
-                return [_Rejected(failure.status, failure.message, line) for line in lines]
+            if len(lines) == 1:
+                return [_Rejected(failure.status, failure.message, lines[0])]
             middle = len(lines) // 2
             return self._send(lines[:middle]) + self._send(lines[middle:])
         return []
+
+    def _replay_once(self) -> int:
+        """Send one batch of replayed dead letters; those refused again go back to the
+        dead letters. Returns the lines taken off the replay queue."""
+        items = self._replays.peek(self.name, self.config.batch_size)
+        if not items:
+            return 0
+        letters = [DeadLetter.from_item(item) for item in items]
+        refused = {r.line: r for r in self._send([letter.line for letter in letters])}
+        with db.transaction(self._db):
+            self._replays.ack(self.name, items[-1].id)
+            for source in dict.fromkeys(letter.source for letter in letters):
+                again = [
+                    refused[letter.line]
+                    for letter in letters
+                    if letter.source == source and letter.line in refused
+                ]
+                if again:
+                    self._dead_letter(source, again)
+        self.report.points += len(items) - len(refused)
+        return len(items)
 
     def _dead_letter(self, table: str, rejected: list[_Rejected]) -> None:
         now = self._clock()

@@ -16,7 +16,8 @@ from borderpath.core.figures import Sample, summarize
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
 from borderpath.storage.db import PATH_PROTOCOL
-from borderpath.storage.queue import Transaction
+from borderpath.storage.export import DEAD_LETTERS
+from borderpath.storage.queue import DurableQueue, Transaction
 from borderpath.storage.rollups import STEPS_S
 
 log = logging.getLogger("borderpath.storage")
@@ -26,6 +27,11 @@ _HOUR_NS = 3600 * _NS
 _DELETE_CHUNK = 50_000
 
 _OLDEST_FIRST = {
+    "dead_letters": (
+        "SELECT count(*) FROM queue WHERE name = 'dead_letters'",
+        "DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE name = 'dead_letters'"
+        " ORDER BY id LIMIT ?)",
+    ),
     "results": (
         "SELECT max(id) - min(id) + 1 FROM results",
         "DELETE FROM results WHERE id IN (SELECT id FROM results ORDER BY id LIMIT ?)",
@@ -40,7 +46,8 @@ _OLDEST_FIRST = {
         " WHERE step_s = 10 ORDER BY start_ns LIMIT 1 OFFSET ? - 1)",
     ),
 }
-"""What the size cap drops, in order: (estimated rows, delete the oldest N) per table."""
+"""What the size cap drops, in order: (estimated rows, delete the oldest N) per table.
+Dead letters go first: the server refused them for good, the results it can still take."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -66,11 +73,12 @@ class Housekeeper:
     _transaction: Transaction
 
     def run(self, now_ns: int) -> HousekeepingReport:
-        """Rollups, spool cap, retention and size cap, in this order."""
+        """Rollups, spool cap, retention, dead-letter limit and size cap, in this order."""
         report = HousekeepingReport()
         report.rolled_up = self.rollup(now_ns)
         self._enforce_spool(now_ns, report)
         self._apply_retention(now_ns, report)
+        self._enforce_dead_letter_limit(report)
         self._enforce_size_cap(now_ns, report)
         dropped = {name: count for name, count in report.dropped.items() if count}
         report.dropped = dropped
@@ -244,8 +252,20 @@ class Housekeeper:
         name = f"spool_{table}"
         report.dropped[name] = report.dropped.get(name, 0) + count
 
+    def _enforce_dead_letter_limit(self, report: HousekeepingReport) -> None:
+        """Keep the newest ``dead_letters_max`` dead letters of each sink (with no sink
+        configured any more, those left are kept for people, within the size cap)."""
+        if self.config.influxdb is None:
+            return
+        keep = self.config.influxdb.dead_letters_max
+        dropped = DurableQueue(self._db, DEAD_LETTERS, self._transaction).trim(keep)
+        if dropped:
+            log.warning("storage.dead_letters %d oldest dropped (limit %d)", dropped, keep)
+            report.dropped["dead_letters"] = dropped
+
     def _enforce_size_cap(self, now_ns: int, report: HousekeepingReport) -> None:
-        """Past ``max_size``, drop the oldest raw results, then snapshots, then 10 s rollups."""
+        """Past ``max_size``, drop the oldest dead letters, raw results, snapshots, then 10 s
+        rollups."""
         cap = self.config.max_size
         for name, (count_sql, delete_sql) in _OLDEST_FIRST.items():
             while (used := db.used_bytes(self._db)) > cap:

@@ -76,6 +76,27 @@ class DurableQueue:
                 db.add_counter(self._db, f"dropped_{self.name}", dropped)
         return int(dropped)
 
+    def trim(self, keep: int) -> int:
+        """Keep the newest ``keep`` items of each consumer; returns how many older ones
+        were dropped (the caller counts them)."""
+        with self._transaction():
+            dropped = self._db.execute(
+                "DELETE FROM queue WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER"
+                " (PARTITION BY consumer ORDER BY id DESC) AS newer FROM queue WHERE name = ?)"
+                " WHERE newer > ?)",
+                (self.name, keep),
+            ).rowcount
+        return int(dropped)
+
+    def move(self, consumer: str, to: "DurableQueue") -> int:
+        """Move every item of ``consumer`` to the end of ``to``, in order (one transaction)."""
+        with self._transaction():
+            items = self.peek(consumer)
+            to.put((item.consumer, item.time_ns, item.body) for item in items)
+            if items:
+                self.ack(consumer, items[-1].id)
+        return len(items)
+
     def waiting(self) -> dict[str, int]:
         """Items waiting, per consumer."""
         rows = self._db.execute(

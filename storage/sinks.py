@@ -21,6 +21,9 @@ from borderpath.core.errors import StorageError
 from borderpath.storage.config import InfluxConfig
 
 _RETRYABLE = frozenset({408, 429})
+_MALFORMED = frozenset({400, 422})
+"""Answers about the lines themselves (a parse error, a field type conflict): InfluxDB
+1.x says 400, some 2.x versions 422. Any other 4xx refuses the request, not its lines."""
 
 
 class WriteFailed(Exception):
@@ -36,6 +39,11 @@ class WriteFailed(Exception):
     def retryable(self) -> bool:
         """The same request may succeed later (server down, busy, overloaded)."""
         return self.status is None or self.status >= 500 or self.status in _RETRYABLE
+
+    @property
+    def malformed(self) -> bool:
+        """The server refused some of the lines as they are: only they can never succeed."""
+        return self.status in _MALFORMED
 
 
 class Sink(Protocol):

@@ -22,10 +22,15 @@ from borderpath.core.results import ProbeResult
 from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
+from borderpath.storage.export import DEAD_LETTERS, REPLAY
 from borderpath.storage.housekeeping import Housekeeper, HousekeepingReport
 from borderpath.storage.line_protocol import SeriesInfo
 from borderpath.storage.queries import Queries
 from borderpath.storage.queue import DurableQueue
+
+
+class DiskFull(StorageError):
+    """The disk (or the file system's quota) is full: nothing of the batch was written."""
 
 
 class Store(Queries):
@@ -125,7 +130,9 @@ class Store(Queries):
                 yield
         except sqlite3.Error as exc:
             self._series_ids.clear()
-            raise StorageError(f"{self.path}: cannot write to the database ({exc})") from exc
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            error = DiskFull if full else StorageError
+            raise error(f"{self.path}: cannot write to the database ({exc})") from exc
 
     def write_results(self, batch: Sequence[ProbeResult]) -> None:
         """Store one batch of probe results in one transaction (all or nothing)."""
@@ -220,6 +227,22 @@ class Store(Queries):
     def rollup(self, now_ns: int | None = None) -> int:
         """Only the rollups of ``housekeeping``; returns rows written."""
         return self._housekeeper.rollup(self._clock() if now_ns is None else now_ns)
+
+    def replay_dead_letters(self, sink: str = db.INFLUX_SINK) -> int:
+        """Send the dead letters of ``sink`` back to it (its exporter sends them first);
+        returns how many. Those refused again come back as dead letters."""
+        return self.queue(DEAD_LETTERS).move(sink, self.queue(REPLAY))
+
+    def drop_dead_letters(self, sink: str = db.INFLUX_SINK) -> int:
+        """Forget the dead letters of ``sink``; returns how many, counted as
+        ``dropped_dead_letters``."""
+        with self._transaction():
+            queue = self.queue(DEAD_LETTERS)
+            items = queue.peek(sink)
+            if items:
+                queue.ack(sink, items[-1].id)
+                db.add_counter(self._db, "dropped_dead_letters", len(items))
+        return len(items)
 
     def queue(self, name: str) -> DurableQueue:
         """The durable queue ``name`` in this store (e.g. ``alerts``)."""

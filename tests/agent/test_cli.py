@@ -14,7 +14,7 @@ from borderpath.agent.cli import build_parser
 from borderpath.core.durations import duration_option
 
 COMMANDS = {"agent", "status", "probe", "trace", "responder", "query", "routes", "replay"}
-COMMANDS |= {"alerts", "demo", "lab", "completion"}
+COMMANDS |= {"alerts", "demo", "lab", "completion", "export"}
 DURATION_OPTIONS = {
     ("probe", "--duration"),
     ("replay", "--tick"),

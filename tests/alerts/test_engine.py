@@ -200,7 +200,9 @@ def test_agent_health_backlog_drops_and_route_failures() -> None:
     run = Run(engine(FAST))
     run.engine.observe_store({"results": 10}, {"dropped_spool_results": 5})
     assert run.run(2) == []  # the first counters are the baseline
-    run.engine.observe_store({"results": 2_000_000}, {"dropped_spool_results": 9})
+    run.engine.observe_store(
+        {"results": 2_000_000}, {"dropped_spool_results": 9, "refused_influxdb": 1}
+    )
     failed = EventRecord(
         0,
         EventKind.ROUTE_FAILED,
@@ -211,12 +213,14 @@ def test_agent_health_backlog_drops_and_route_failures() -> None:
     fired = run.run(6)
     assert sorted(n.name for n in fired) == [
         "export_backlog",
+        "export_refused",
         "route_write_failed",
         "storage_dropping",
     ]
     route = next(n for n in fired if n.name == "route_write_failed")
     assert route.labels["pop"] == "nrt"
     assert sorted(names(run.run(12))) == [
+        ("resolved", "export_refused"),
         ("resolved", "route_write_failed"),
         ("resolved", "storage_dropping"),
     ]

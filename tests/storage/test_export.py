@@ -2,8 +2,10 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from borderpath.agent.cli import main
 from borderpath.storage import AsyncStore, Exporter, InfluxConfig, StorageConfig, Store
 from tests.influxd import InfluxServer
 from tests.storage.conftest import START_NS, sample_event, sample_results, sample_snapshot
+from tests.storage.test_report import CONFIG
 from tests.storage.v2endpoint import V2Endpoint
 
 pytestmark = pytest.mark.influx
@@ -124,7 +128,7 @@ def test_v2_retries_after_503_honouring_retry_after(
     assert len(stored_points(influxd, database)) == 50
 
 
-def test_bad_token_goes_to_dead_letters_and_the_queue_moves_on(
+def test_bad_token_pauses_export_without_dead_letters_and_resumes_when_fixed(
     tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
 ) -> None:
     database = new_database(influxd)
@@ -132,19 +136,59 @@ def test_bad_token_goes_to_dead_letters_and_the_queue_moves_on(
     os.environ["BP_WRONG_TOKEN"] = "wrong"
     with endpoint.serving():
         config = InfluxConfig(
-            url=endpoint.url, org="noc", bucket=database, token_env="BP_WRONG_TOKEN"
+            url=endpoint.url, org="noc", bucket=database, token_env="BP_WRONG_TOKEN", retry_min=0.05
         )
         store = open_store(tmp_path / "s.db", config)
-        store.write_results(sample_results(20))
-        report = Exporter(store.path, config).drain(max_seconds=10)
-    # the 20 results, then the event saying so (refused too, with the same token)
-    assert report.caught_up and report.dead_letters == 21
-    letters = store.dead_letters()
-    assert [letter.source for letter in letters] == ["results"] * 20 + ["events"]
-    assert {letter.status for letter in letters} == {401}
-    assert "unauthorized" in letters[0].message and "wrong" not in letters[0].message
-    [event] = store.query_events(0, kind="export.dead_letter")
-    assert "401" in event.text
+        store.write_results(sample_results(2000))
+        exporter = Exporter(store.path, config)
+        paused = exporter.drain(max_seconds=1.0)
+        assert not paused.caught_up and paused.failures >= 2 and paused.dead_letters == 0
+        assert store.dead_letters() == [] and store.backlog()["results"] == 2000
+        [event] = store.query_events(0, kind="export.refused")  # once per pause, not per try
+        assert "401" in event.text and "wrong" not in event.text
+        assert store.counters()["refused_influxdb"] == 1
+        endpoint.token = "wrong"  # the operator fixes the token on the server's side
+        resumed = exporter.drain(max_seconds=30)
+    assert resumed.caught_up and exporter.paused is None
+    assert_same_as_store(store, influxd, database)
+
+
+@pytest.mark.parametrize("status", [403, 404, 413])
+def test_refusals_of_the_request_pause_and_lose_nothing(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase, status: int
+) -> None:
+    database = new_database(influxd)
+    endpoint = V2Endpoint(influxd.url, org="noc", bucket=database, token="t")
+    endpoint.fail_next = [(status, {})] * 5
+    os.environ["BP_TEST_TOKEN"] = "t"
+    with endpoint.serving():
+        config = InfluxConfig(
+            url=endpoint.url, org="noc", bucket=database, token_env="BP_TEST_TOKEN", retry_min=0.05
+        )
+        store = open_store(tmp_path / "s.db", config)
+        store.write_results(sample_results(300))
+        report = Exporter(store.path, config).drain(max_seconds=30)
+    assert report.caught_up and report.failures == 5 and report.dead_letters == 0
+    assert [e.values["status"] for e in store.query_events(0, kind="export.refused")] == [status]
+    assert len(stored_points(influxd, database)) == 300
+
+
+def test_a_database_lock_pauses_export_and_it_goes_on_after(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database, retry_max=0.2)
+    store = open_store(tmp_path / "s.db", config)
+    store.write_results(sample_results(500))
+    exporter = Exporter(store.path, config)
+    exporter._db.execute("PRAGMA busy_timeout = 50")  # not 10 s per try in a test
+    other = sqlite3.connect(store.path, isolation_level=None)  # another process's lock
+    other.execute("BEGIN IMMEDIATE")
+    locked = exporter.drain(max_seconds=1.0)
+    assert not locked.caught_up and locked.failures >= 2
+    other.execute("ROLLBACK")
+    assert exporter.drain(max_seconds=30).caught_up
+    assert_same_as_store(store, influxd, database)
 
 
 def test_field_type_conflict_dead_letters_only_the_bad_point(
@@ -167,6 +211,76 @@ def test_field_type_conflict_dead_letters_only_the_bad_point(
     exporter.drain(max_seconds=30)
     kinds = [row["kind"] for row in influxd.rows("SELECT * FROM borderpath_event", database)]
     assert kinds == ["decision"] * 40
+
+
+def test_dead_letters_replayed_reach_the_server_once_it_takes_them(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database)
+    store = open_store(tmp_path / "s.db", config)
+    store.add_events([sample_event(START_NS, detail=1.5)])
+    store.add_events([sample_event(START_NS + i, detail="text") for i in range(1, 4)])
+    exporter = Exporter(store.path, config)
+    exporter.drain(max_seconds=30)
+    assert len(store.dead_letters()) == 3
+    assert store.replay_dead_letters() == 3 and store.dead_letters() == []
+    exporter.drain(max_seconds=30)  # still a conflict: refused again, back as dead letters
+    assert [letter.status for letter in store.dead_letters()] == [400] * 3
+    influxd.query("DROP MEASUREMENT borderpath_event", database)  # the operator's fix
+    store.replay_dead_letters()
+    assert exporter.drain(max_seconds=30).caught_up and store.dead_letters() == []
+    assert len(influxd.rows("SELECT * FROM borderpath_event", database)) == 3
+
+
+def test_dead_letters_are_kept_within_their_limit_the_oldest_dropped(
+    tmp_path: Path, influxd: InfluxServer, new_database: MakeDatabase
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database, dead_letters_max=4)
+    store = open_store(tmp_path / "s.db", config)
+    store.add_events([sample_event(START_NS, detail=1.5)])
+    store.add_events([sample_event(START_NS + i, detail=f"bad {i}") for i in range(1, 11)])
+    Exporter(store.path, config).drain(max_seconds=30)
+    assert len(store.dead_letters()) == 10
+    report = store.housekeeping(START_NS)
+    assert report.dropped["dead_letters"] == 6
+    assert "bad 7" in store.dead_letters()[0].line
+    assert store.counters()["dropped_dead_letters"] == 6
+
+
+def test_the_cli_lists_replays_and_drops_dead_letters(
+    tmp_path: Path,
+    influxd: InfluxServer,
+    new_database: MakeDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    database = new_database(influxd)
+    config = v1_config(influxd, database)
+    store = open_store(tmp_path / "borderpath.db", config)
+    store.add_events([sample_event(START_NS, detail=1.5), sample_event(START_NS + 1, detail="x")])
+    Exporter(store.path, config).drain(max_seconds=30)
+    agent_toml = tmp_path / "agent.toml"
+    agent_toml.write_text(CONFIG.format(data_dir=tmp_path))
+    options = ["--config", str(agent_toml)]
+
+    assert main(["export", "dead-letters", "list", "--json", *options]) == 0
+    [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (letter["source"], letter["status"]) == ("events", 400)
+    assert "field type conflict" in letter["message"] and 'detail="x"' in letter["line"]
+    main(["export", "dead-letters", "list", *options])
+    assert capsys.readouterr().out.startswith("events 400 ")
+    assert main(["export", "dead-letters", "replay", *options]) == 0
+    assert capsys.readouterr().out == "1 dead letters sent back to InfluxDB\n"
+    Exporter(store.path, config).drain(max_seconds=30)  # refused again: back as a dead letter
+    assert main(["export", "dead-letters", "drop", "--json", *options]) == 0
+    assert json.loads(capsys.readouterr().out) == {"drop": 1}
+    assert store.dead_letters() == [] and store.counters()["dropped_dead_letters"] == 1
+    store.close()
+    (tmp_path / "borderpath.db").rename(tmp_path / "moved.db")
+    assert main(["export", "dead-letters", "replay", *options]) == 3
+    assert "no such database" in capsys.readouterr().err
+    assert not (tmp_path / "borderpath.db").exists()  # never created by the command
 
 
 def test_outage_loses_nothing_and_drains_after_restart(
@@ -221,6 +335,7 @@ def test_the_agent_task_ships_as_results_arrive(
 _KILLED_WRITER = """
 import sys, time
 from pathlib import Path
+from borderpath.agent.cli import main
 from borderpath.storage import AsyncStore, Exporter, InfluxConfig, StorageConfig, Store
 from tests.storage.conftest import sample_results
 config = InfluxConfig(url=sys.argv[2], api="v1", database=sys.argv[3], batch_size=300)

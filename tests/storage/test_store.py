@@ -134,6 +134,19 @@ def test_size_cap_drops_oldest_rows_and_keeps_the_newest(tmp_path: Path) -> None
     assert store.counters()["dropped_size_results"] == report.dropped["size_results"]
 
 
+def test_size_cap_drops_the_oldest_dead_letters_before_any_result(tmp_path: Path) -> None:
+    store = open_store(tmp_path, max_size="1MiB")
+    store.write_results(sample_results(2000))
+    body = '{"source": "results", "status": 400, "message": "bad", "line": "%s"}'
+    letters = [("influxdb", START_NS + i, body % ("x" * 1000)) for i in range(2000)]
+    store.queue("dead_letters").put(letters)
+    report = store.housekeeping(START_NS + 10 * S)
+    assert report.dropped["size_dead_letters"] > 0 and "size_results" not in report.dropped
+    assert len(store.query_results(0)) == 2000
+    kept = store.dead_letters()
+    assert kept and kept[-1].time_ns == START_NS + 1999  # the newest stay
+
+
 def test_events_and_snapshots_queries(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     store.add_events(
