@@ -29,8 +29,12 @@ class EventKind(enum.StrEnum):
     AGENT_STOP = "agent.stop"
     STORAGE_DROPPED = "storage.dropped"
     """Rows were dropped to keep the store under its caps."""
+    STORAGE_FULL = "storage.full"
+    """The disk was full for a while; the writes held in memory are stored."""
     EXPORT_DEAD_LETTER = "export.dead_letter"
     """InfluxDB refused a batch for good; it was set aside."""
+    EXPORT_REFUSED = "export.refused"
+    """InfluxDB refused the requests themselves (a token, a size); the exporter waits."""
 
 
 ALERT_KINDS = (EventKind.ALERT_FIRING, EventKind.ALERT_RESOLVED)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from borderpath.core.events import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.records import PathSnapshot
 from borderpath.core.results import ProbeResult
 from borderpath.storage.housekeeping import HousekeepingReport
@@ -132,7 +132,7 @@ class AsyncStore:
         )
         log.warning("storage.full %s", text)
         event = EventRecord(
-            self._full_since_ns, "storage.full", text, values={"dropped": self.dropped_rows}
+            self._full_since_ns, EventKind.STORAGE_FULL, text, values={"dropped": self.dropped_rows}
         )
         self._full_since_ns = None
         self._write(self._store.add_events, [event])

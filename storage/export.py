@@ -242,7 +242,7 @@ class Exporter:
         log.error("export.refused %s", text)
         event = EventRecord(
             self._clock(),
-            "export.refused",
+            EventKind.EXPORT_REFUSED,
             text,
             labels={"sink": self.name},
             values={"status": failure.status or 0},

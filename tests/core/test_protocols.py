@@ -46,5 +46,7 @@ def test_event_kinds_are_stored_as_the_strings_dashboards_already_read() -> None
         "agent.start",
         "agent.stop",
         "storage.dropped",
+        "storage.full",
         "export.dead_letter",
+        "export.refused",
     ]
