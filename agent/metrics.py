@@ -141,6 +141,12 @@ class AgentCollector(Collector):
             self.agent.route_failures,
         )
         yield _counter(
+            "borderpath_part_failures",
+            "Exceptions that stopped a part of the agent (restarted with backoff).",
+            "part",
+            self.agent.supervisor.failures,
+        )
+        yield _counter(
             "borderpath_job_overruns",
             "Runs of a periodic job longer than its interval.",
             "job",
@@ -207,6 +213,12 @@ class AgentCollector(Collector):
             "POSTs to the receiver that failed (retried), since the agent started.",
             "receiver",
             {} if dispatcher is None else dispatcher.failures,
+        )
+        yield _counter(
+            "borderpath_alert_notifications_dead_lettered",
+            "Notifications the receiver refused for good, set aside in alerts-dead.",
+            "receiver",
+            {} if dispatcher is None else dispatcher.dead_letters,
         )
         dropped = CounterMetricFamily(
             "borderpath_alert_notifications_dropped",

@@ -50,6 +50,7 @@ def check(
         *_interfaces(config),
         *_places(config),
         *_secrets(config),
+        *_header_secrets(config),
         *_ca_files(config),
         *_kernel(owners),
     ]
@@ -153,6 +154,23 @@ def _secrets(config: AgentConfig) -> Iterator[Problem]:
         secret = os.environ[variable]
     if not secret.strip():
         yield where, f"the {needed} in {file or variable} is empty"
+
+
+def _header_secrets(config: AgentConfig) -> Iterator[Problem]:
+    """Each webhook header kept in a file or a variable can be read and sent (never shown)."""
+    for index, hook in enumerate(config.alerts.webhooks):
+        for name, value in hook.headers.items():
+            if isinstance(value, str):
+                continue
+            where: Location = ("alerts", "webhooks", index, "headers", name)
+            problem = None if value.file is None else not_a_small_file(value.file)
+            if problem is not None:
+                yield where, problem
+                continue
+            try:
+                value.read()
+            except ValueError as exc:
+                yield where, str(exc)
 
 
 def _ca_files(config: AgentConfig) -> Iterator[Problem]:

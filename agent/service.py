@@ -11,6 +11,7 @@
     status API (/status, /metrics, /healthz, /alerts)
 
     reconcile job ──► probe plumbing and routes repaired where the kernel drifted
+    supervisor: every task and job above restarted with backoff if it raises
 Nothing here decides, measures or stores by itself: it starts the parts in order,
 hands data between them and stops them in reverse. A stopped agent leaves its routes
 in place, so a branch is never cut off because the agent is down; it removes the
@@ -20,7 +21,6 @@ probe plumbing, which serves only its probes.
 import asyncio
 import collections
 import concurrent.futures
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +34,7 @@ from borderpath.agent.jobs import JobTimer
 from borderpath.agent.route_labels import RouteLabels
 from borderpath.agent.status_api import StatusServer
 from borderpath.agent.status_view import StatusView
+from borderpath.agent.supervisor import Supervisor
 from borderpath.alerts import AlertEngine, Dispatcher
 from borderpath.core.errors import BorderpathError
 from borderpath.core.events import EventKind, EventRecord
@@ -54,9 +55,10 @@ class Agent:
             1, thread_name_prefix="borderpath-netlink"
         )
         self._batches: asyncio.Queue[list[ProbeResult] | None] = asyncio.Queue()
+        self.supervisor = Supervisor(on_failure=self._part_failed)
+        self._parts: list[asyncio.Task[None]] = []
+        """The supervised tasks other than the writer, cancelled at stop."""
         self._writer: asyncio.Task[None] | None = None
-        self._exporting: asyncio.Task[None] | None = None
-        self._alerting: asyncio.Task[None] | None = None
         self.backlog: dict[str, int] = {}
         """Rows not yet exported, per table (refreshed by housekeeping)."""
         self.counters: dict[str, int] = {}
@@ -108,12 +110,12 @@ class Agent:
         self.routes = RouteWriter(config.selector.routes, config.uplinks, config.pops)
         await self._reconcile_routes()
         await self._start_alerts()
-        self._writer = asyncio.create_task(self._write_batches())
+        self._writer = self.supervisor.spawn("store writer", self._write_batches)
         self.engine = Engine(config.uplinks, config.pops, config.probing, on_batch=self._on_batch)
-        await self.engine.start()
+        await self.engine.start(spawn=self.supervisor.spawn)
         if config.storage.influxdb is not None:
             self.exporter = Exporter(path, config.storage.influxdb)
-            self._exporting = asyncio.create_task(self.exporter.run())
+            self._parts.append(self.supervisor.spawn("exporter", self.exporter.run))
         await self.route_labels.prepare()
         self._schedule()
         self.status = StatusServer(config.status.listen, StatusView(self).routes())
@@ -135,7 +137,8 @@ class Agent:
         if restored := self.alerts.restore(events, time.time()):
             log.info("%d alerts still firing at the last stop taken back", restored)
         self.dispatcher = Dispatcher(config.alerts, self.store, site, self.alerts.firing_notices)
-        self._alerting = asyncio.create_task(self.dispatcher.run())
+        for name, part in self.dispatcher.parts().items():
+            self._parts.append(self.supervisor.spawn(name, part))
 
     async def stop(self) -> None:
         """Stop probing, store what is in flight, leave routes as they are."""
@@ -144,11 +147,12 @@ class Agent:
             self._scheduler.pause()
             await asyncio.gather(*self._running_jobs, return_exceptions=True)
             self._scheduler.shutdown(wait=False)
-        if self._alerting is not None:
-            self._alerting.cancel()  # what is not delivered stays queued in the store
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._alerting
-            self._alerting = None
+        # What is not delivered stays queued in the store, what is not exported in the
+        # outbox: the receivers and the exporter stop first.
+        for task in self._parts:
+            task.cancel()
+        await asyncio.gather(*self._parts, return_exceptions=True)
+        self._parts.clear()
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -159,11 +163,6 @@ class Agent:
             await self._batches.put(None)
             await self._writer
             self._writer = None
-        if self._exporting is not None:
-            self._exporting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._exporting
-            self._exporting = None
         if self.exporter is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
             self.exporter = None
@@ -251,7 +250,9 @@ class Agent:
             jobs.append(("trace", self._trace_next, self.route_labels.step_s))
         for name, job, seconds in jobs:
             self._scheduler.add_job(
-                self._tracked(self.jobs.timed(name, seconds, job)),
+                self._tracked(
+                    self.supervisor.guard(name, self.jobs.timed(name, seconds, job), seconds)
+                ),
                 "interval",
                 seconds=seconds,
                 max_instances=1,
@@ -341,6 +342,7 @@ class Agent:
         assert self.alerts is not None and self.dispatcher is not None
         assert self.selector is not None and self.store is not None
         self.alerts.observe_snapshots(self.selector.snapshots())
+        self.alerts.observe_parts(self.supervisor.failing)
         notices = self.alerts.evaluate(time.time())
         if not notices:
             return
@@ -352,14 +354,31 @@ class Agent:
                 notice.name,
                 notice.summary,
             )
-        await self.store.add_events([n.to_event() for n in notices if not n.repeat])
+        # Queued first: if the events cannot be written (disk full), the notices still go.
         await self.dispatcher.enqueue(notices)
+        await self.store.add_events([n.to_event() for n in notices if not n.repeat])
 
-    async def _record(self, kind: EventKind, text: str) -> None:
+    async def _record(self, kind: EventKind, text: str, **labels: str) -> None:
         assert self.store is not None
         await self.store.add_events(
-            [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site})]
+            [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site, **labels})]
         )
+
+    def _part_failed(self, part: str, error: str) -> None:
+        """A part's failure as an event, written in the background: the store itself may be
+        what fails, and the supervisor must not wait for it."""
+        if self.store is None:
+            return
+        text = f"part {part} failed ({error}); restarted with backoff"
+        task = asyncio.create_task(self._record(EventKind.AGENT_PART_FAILED, text, part=part))
+        self._running_jobs.add(task)  # stop waits for it
+        task.add_done_callback(self._running_jobs.discard)
+        task.add_done_callback(_event_written)
+
+
+def _event_written(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.debug("part failure not recorded: %s", exc)
 
 
 def _check_capabilities() -> None:

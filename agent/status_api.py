@@ -14,7 +14,8 @@ from pathlib import Path
 
 from borderpath.core.errors import ConfigError
 
-Handler = Callable[[], tuple[str, bytes]]
+Handler = Callable[[], tuple[str, bytes] | tuple[str, bytes, str]]
+"""Content type, body, and the status when it is not "200 OK"."""
 
 REQUEST_TIMEOUT_S = 5.0
 MAX_REQUEST_BYTES = 8192
@@ -97,8 +98,8 @@ class StatusServer:
         if handler is None:
             return "404 Not Found", "text/plain", b"not found\n"
         try:
-            content_type, body = handler()
+            content_type, body, *status = handler()
         except Exception:
             log.exception("status handler for %s failed", target)
             return "500 Internal Server Error", "text/plain", b"internal error\n"
-        return "200 OK", content_type, body
+        return status[0] if status else "200 OK", content_type, body

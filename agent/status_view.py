@@ -53,6 +53,10 @@ class StatusView:
                 "full": agent.store is not None and agent.store.full,
                 "dropped_rows": 0 if agent.store is None else agent.store.dropped_rows,
             },
+            "parts": {
+                "failing": dict(agent.supervisor.failing),
+                "failures": dict(agent.supervisor.failures),
+            },
             "alerts": self.alert_document(),
         }
 
@@ -66,7 +70,11 @@ class StatusView:
             "firing": [alert.as_dict() for alert in engine.firing()],
             "pending": [alert.as_dict() for alert in engine.pending()],
             "receivers": {
-                key: {"sent": sent, "failing": dispatcher.failing.get(key)}
+                key: {
+                    "sent": sent,
+                    "failing": dispatcher.failing.get(key),
+                    "dead_letters": dispatcher.dead_letters[key],
+                }
                 for key, sent in dispatcher.sent.items()
             },
         }
@@ -77,9 +85,14 @@ class StatusView:
     def status(self) -> tuple[str, bytes]:
         return "application/json", json.dumps(self.document(), indent=1).encode()
 
-    def healthz(self) -> tuple[str, bytes]:
-        running = self.agent.engine is not None
-        return "text/plain", b"ok\n" if running else b"starting\n"
+    def healthz(self) -> tuple[str, bytes, str]:
+        """200 "ok" while every part runs; 503 while starting or while a part fails."""
+        if self.agent.engine is None:
+            return "text/plain", b"starting\n", "503 Service Unavailable"
+        if failing := self.agent.supervisor.failing:
+            text = "".join(f"failing: {part}: {error}\n" for part, error in failing.items())
+            return "text/plain", text.encode(), "503 Service Unavailable"
+        return "text/plain", b"ok\n", "200 OK"
 
     def metrics(self) -> tuple[str, bytes]:
         return metrics.render(self.agent)

@@ -5,13 +5,14 @@ Every rule has its thresholds in its own table (``[alerts.down]``, ``[alerts.deg
 docs/alerts.md explains each rule with the outage or false page its defaults avoid.
 """
 
+import os
 import re
 import string
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 
-from borderpath.core.model import LocatedError, Seconds, StrictModel, require_order
+from borderpath.core.model import FilePath, LocatedError, Seconds, StrictModel, require_order
 
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 HEADER_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?)?")
@@ -23,6 +24,50 @@ URL_FIELDS = (
     "site", "uplink", "carrier", "pop", "protocol", "scope", "class", "alertname", "severity"
 )  # fmt: skip
 """What [alerts] generator_url may name: an alert's labels."""
+
+
+class HeaderSecret(StrictModel):
+    """A header value kept out of the config: in a file or an environment variable."""
+
+    file: FilePath | None = pydantic.Field(
+        None, description="File holding the header's value (its whole content, stripped)."
+    )
+    env: str = pydantic.Field("", description="Environment variable holding the value.")
+
+    @pydantic.model_validator(mode="after")
+    def _one_source(self) -> "HeaderSecret":
+        if (self.file is None) == (not self.env):
+            raise ValueError("give file or env (one of them)")
+        return self
+
+    def read(self) -> str:
+        """The value now (a rotated secret is taken at the next POST); ValueError with
+        one sentence, never the value, when it cannot be read or sent."""
+        if self.file is not None:
+            try:
+                value = self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read {self.file} ({exc.strerror})") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{self.file} is not a text file") from None
+        elif (variable := os.environ.get(self.env)) is None:
+            raise ValueError(f"the environment variable {self.env} is not set")
+        else:
+            value = variable.strip()
+        where = self.file or self.env
+        if not value:
+            raise ValueError(f"the value in {where} is empty")
+        if not HEADER_VALUE.fullmatch(value):
+            raise ValueError(f"the value in {where} is not one line of printable ASCII")
+        return value
+
+
+HeaderValue = Annotated[
+    # The tags are the names the config errors leave out of a key's location.
+    Annotated[str, pydantic.Tag("str")] | Annotated[HeaderSecret, pydantic.Tag("HeaderSecret")],
+    pydantic.Discriminator(lambda value: "HeaderSecret" if isinstance(value, dict) else "str"),
+]
+"""A header's value as written, or a table naming where the secret value is."""
 
 
 class WebhookConfig(StrictModel):
@@ -39,23 +84,27 @@ class WebhookConfig(StrictModel):
         description="Least severity sent to this receiver; info alerts (route switches) "
         "stay in the store, the status API and Grafana unless this is 'info'.",
     )
-    headers: dict[str, str] = pydantic.Field(
-        {}, description="Extra HTTP headers, e.g. an Authorization header for the receiver."
+    headers: dict[str, HeaderValue] = pydantic.Field(
+        {},
+        description="Extra HTTP headers, e.g. an Authorization header for the receiver; a "
+        'secret value from a file or the environment: `{ file = "/etc/borderpath/hook-token" }` '
+        'or `{ env = "HOOK_AUTH" }` (read at each POST, checked at start; never shown).',
     )
     name: str = pydantic.Field(
         "",
-        description="Name of the receiver in logs and in the durable queue (default: its URL). "
-        "Renaming a receiver starts a new queue.",
+        description="Name of the receiver in logs, /status, /alerts, /metrics and the durable "
+        "queue (default: its URL as scheme://host[:port]/…, since paths and queries often "
+        "carry a secret). Renaming a receiver starts a new queue.",
     )
 
     @pydantic.field_validator("headers")
     @classmethod
-    def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+    def _sendable(cls, headers: dict[str, str | HeaderSecret]) -> dict[str, str | HeaderSecret]:
         """HTTP carries header names as tokens and values as printable ASCII (RFC 9110)."""
         for name, value in headers.items():
             if not HEADER_NAME.fullmatch(name):
                 raise LocatedError("not a header name (letters, digits and !#$%&'*+-.^_`|~)", name)
-            if not HEADER_VALUE.fullmatch(value):
+            if isinstance(value, str) and not HEADER_VALUE.fullmatch(value):
                 raise LocatedError(
                     "a header value is printable ASCII without leading or trailing spaces", name
                 )
@@ -63,7 +112,25 @@ class WebhookConfig(StrictModel):
 
     @property
     def key(self) -> str:
-        return self.name or str(self.url)
+        return self.name or redact(self.url)
+
+    def header_values(self) -> dict[str, str]:
+        """The headers to send, secrets read now (ValueError naming the header if one
+        cannot be read)."""
+        values = {}
+        for name, value in self.headers.items():
+            try:
+                values[name] = value if isinstance(value, str) else value.read()
+            except ValueError as exc:
+                raise ValueError(f"header {name}: {exc}") from None
+        return values
+
+
+def redact(url: pydantic.HttpUrl) -> str:
+    """``scheme://host[:port]/…``: what may be shown of a URL whose path, query or user
+    may be a secret (Slack and Teams webhooks carry their token in the path)."""
+    port = "" if url.port in (None, 80 if url.scheme == "http" else 443) else f":{url.port}"
+    return f"{url.scheme}://{url.host}{port}/…"
 
 
 class RuleTiming(StrictModel):
@@ -254,6 +321,13 @@ class AlertsConfig(StrictModel):
         "receiver stays down, so a revived receiver is not paged with last week.",
     )
     batch: int = pydantic.Field(100, ge=1, description="Most notifications in one POST.")
+    refused_retries: int = pydantic.Field(
+        3,
+        ge=0,
+        description="A group the receiver refuses for good (a 4xx other than 408 and 429) is "
+        "retried this many times, then moved to the receiver's dead letters (the store's queue "
+        "alerts-dead) with an event, so it never blocks the notifications behind it.",
+    )
     webhooks: list[WebhookConfig] = pydantic.Field([], description="Receivers of alerts.")
     down: DownRule = DownRule()
     degraded: DegradedRule = DegradedRule()

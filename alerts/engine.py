@@ -6,6 +6,7 @@ repeats and resolves alerts. No I/O and no clock of its own: every call takes ``
     engine.observe_decisions(decisions)   # each tick's decisions
     engine.observe_events(events)         # route.failed, path.label ...
     engine.observe_store(backlog, counters, now)
+    engine.observe_parts(failing)         # the supervisor's parts failing now
     notices = engine.evaluate(now)        # firing / resolved / repeated, to deliver
 """
 
@@ -54,6 +55,7 @@ class AlertEngine:
         self._choices: dict[str, str] = {}
         self._labels: dict[Path, tuple[str, str]] = {}
         self._backlog = 0
+        self._failing_parts: dict[str, str] = {}
         self._counters: dict[str, int] | None = None
         self._happenings: list[Condition] = []
 
@@ -123,6 +125,10 @@ class AlertEngine:
                 )
         self._counters = dropped
 
+    def observe_parts(self, failing: Mapping[str, str]) -> None:
+        """The agent's parts failing now (restarted with backoff), with their errors."""
+        self._failing_parts = dict(failing)
+
     # -- rules -----------------------------------------------------------------------
 
     def evaluate(self, now: float) -> list[Notice]:
@@ -142,6 +148,7 @@ class AlertEngine:
             switches=self._switches,
             labels=self._labels,
             backlog=self._backlog,
+            failing_parts=self._failing_parts,
             happenings=self._happenings,
             choices=self._choices,
         )

@@ -68,6 +68,8 @@ class Scene:
     labels: Mapping[Path, tuple[str, str]]
     """Path -> (label when first traced, label now)."""
     backlog: int
+    failing_parts: Mapping[str, str]
+    """The agent's parts failing now -> their last error."""
     happenings: Sequence[Condition]
     """One-off conditions observed since the last evaluation (drops, route failures)."""
     choices: Mapping[str, str]
@@ -482,17 +484,30 @@ def _label_changes(scene: Scene) -> list[Condition]:
 def _health(scene: Scene) -> list[Condition]:
     rule = scene.config.health
     hold, clear = scene.config.timing(rule)
-    if scene.backlog <= rule.backlog_rows:
-        return []
-    return [
+    conditions = [
         Condition(
-            name="export_backlog",
+            name="agent_part_failing",
             severity="warning",
-            labels=scene.labels_of("agent"),
-            summary=f"{scene.backlog} rows wait for InfluxDB (threshold {rule.backlog_rows}): "
-            "the NOC's dashboards are behind; check the InfluxDB server and token.",
-            values={"rows": scene.backlog},
-            hold=hold,
+            labels=scene.labels_of("agent", part=part),
+            summary=f"The agent's {part} fails and is restarted with backoff ({error}); "
+            "probing and steering go on: see docs/operations.md, reading part failures.",
+            values={},
+            hold=0.0,  # it failed already: the supervisor's backoff is the wait
             clear=clear,
         )
+        for part, error in scene.failing_parts.items()
     ]
+    if scene.backlog > rule.backlog_rows:
+        conditions.append(
+            Condition(
+                name="export_backlog",
+                severity="warning",
+                labels=scene.labels_of("agent"),
+                summary=f"{scene.backlog} rows wait for InfluxDB (threshold {rule.backlog_rows}): "
+                "the NOC's dashboards are behind; check the InfluxDB server and token.",
+                values={"rows": scene.backlog},
+                hold=hold,
+                clear=clear,
+            )
+        )
+    return conditions

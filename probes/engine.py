@@ -12,7 +12,7 @@ import heapq
 import itertools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from borderpath.core.results import ProbeResult
 from borderpath.core.topology import PopConfig, UplinkConfig
@@ -28,6 +28,8 @@ START_DELAY_S = 0.05
 """Sockets are open before the first probe leaves."""
 
 BatchCallback = Callable[[list[ProbeResult]], object]
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
+"""Runs a named long-lived coroutine as a task (the agent's supervisor.spawn)."""
 
 
 class Engine:
@@ -76,14 +78,16 @@ class Engine:
         self._housekeeping: asyncio.Task[None] | None = None
         self._done = asyncio.Event()
 
-    async def start(self) -> None:
-        """Open the sockets and start probing; raises ProbeError if a socket cannot open."""
+    async def start(self, spawn: Spawn = lambda name, part: asyncio.ensure_future(part())) -> None:
+        """Open the sockets and start probing; raises ProbeError if a socket cannot open.
+        ``spawn`` runs the engine's housekeeping (timeouts, and the batches handed to
+        ``on_batch``) as a task: the agent's supervisor restarts it if it raises."""
         loop = asyncio.get_running_loop()
         self._context = Context(loop, self._collect, TtlBook(self.probing.ttl_tolerance))
         self._transports = open_transports(self._context, self.series)
         self._schedule_first(loop.time() + START_DELAY_S)
         self._arm()
-        self._housekeeping = asyncio.create_task(self._keep_house())
+        self._housekeeping = spawn("probe engine", self._keep_house)
 
     async def stop(self) -> None:
         """Stop sending and hand on what has finished. Probes still in flight are dropped:

@@ -29,7 +29,6 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -37,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from borderpath.core.backoff import backoff
 from borderpath.core.events import EventKind, EventRecord
 from borderpath.storage import db
 from borderpath.storage.config import InfluxConfig
@@ -265,8 +265,7 @@ class Exporter:
         server's Retry-After when it gave one."""
         if retry_after is not None:
             return float(min(retry_after, self.config.retry_max))
-        ceiling = min(self.config.retry_max, self.config.retry_min * 2.0 ** (self._failures - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff(self._failures, self.config.retry_min, self.config.retry_max)
 
     def _ship_all(self, deadline: float | None) -> bool:
         """Ship every table to its end (True) or until the deadline (False). The next

@@ -362,7 +362,8 @@ def test_kill_9_in_a_burst_of_moves_converges_and_touches_nothing_foreign(
 ) -> None:
     lab = make_lab()
     pops = lab.plan.topology.pop_names
-    # Foreign routes with another protocol, in our table and in main.
+    # Foreign routes with another protocol, in a table of their own and in main (one in
+    # our table is a mistake `agent check` reports, and the agent refuses to start on it).
     ip(
         lab,
         "route",
@@ -371,7 +372,7 @@ def test_kill_9_in_a_burst_of_moves_converges_and_touches_nothing_foreign(
         "via",
         "100.64.1.1",
         "table",
-        "7211",
+        "100",
         "proto",
         "static",
     )

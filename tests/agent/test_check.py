@@ -63,6 +63,11 @@ def influx(key: str, value: str) -> str:
     return HERE + f'[storage.influxdb]\n{key} = "{value}"\n'
 
 
+def header(source: str) -> str:
+    hook = '[[alerts.webhooks]]\nurl = "http://127.0.0.1:9/"\n'
+    return HERE + hook + f"headers = {{ Authorization = {{ {source} }} }}\n"
+
+
 def ca_file(value: Path) -> str:
     return HERE.replace('region = "HK"', f'region = "HK"\ntls_ca_file = "{value}"')
 
@@ -94,6 +99,24 @@ def ca_file(value: Path) -> str:
             "ca_file_missing",
             ":19: pops[0].tls_ca_file: cannot read {dir}/nowhere (No such file or directory)",
         ),
+        (
+            "header_env_unset",
+            ":29: alerts.webhooks[0].headers.Authorization: the environment variable "
+            "BP_CHECK_UNSET is not set",
+        ),
+        (
+            "header_file_missing",
+            ":29: alerts.webhooks[0].headers.Authorization: cannot read {dir}/nowhere "
+            "(No such file or directory)",
+        ),
+        (
+            "header_file_binary",
+            ":29: alerts.webhooks[0].headers.Authorization: {dir}/binary is not a text file",
+        ),
+        (
+            "header_env_empty",
+            ":29: alerts.webhooks[0].headers.Authorization: the value in BP_CHECK_EMPTY is empty",
+        ),
         ("ca_file_not_pem", ":19: pops[0].tls_ca_file: {dir}/binary holds no PEM certificate"),
         ("data_dir_under_a_file", ":2: agent.data_dir: {dir}/empty is not a directory"),
         ("socket_in_no_directory", ":28: status.listen: no directory {dir}/nowhere"),
@@ -113,6 +136,10 @@ def test_secrets_and_ca_files_are_checked_and_never_shown(
         "token_env_empty": influx("token_env", "BP_CHECK_EMPTY"),
         "password_file_missing": influx("api", "v1")
         + f'username = "u"\npassword_file = "{tmp_path}/nowhere"\n',
+        "header_env_unset": header('env = "BP_CHECK_UNSET"'),
+        "header_env_empty": header('env = "BP_CHECK_EMPTY"'),
+        "header_file_missing": header(f'file = "{tmp_path}/nowhere"'),
+        "header_file_binary": header(f'file = "{tmp_path}/binary"'),
         "ca_file_missing": ca_file(tmp_path / "nowhere"),
         "ca_file_not_pem": ca_file(tmp_path / "binary"),
         "ca_file_a_directory": ca_file(tmp_path),

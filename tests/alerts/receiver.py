@@ -26,6 +26,8 @@ class Receiver:
         self.delay = 0.0
         self.bodies: list[tuple[float, str, Any]] = []
         """(arrival time, path, parsed JSON body)."""
+        self.headers: list[dict[str, str]] = []
+        """The headers of each body taken, in the same order."""
         self._server: http.server.HTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -81,6 +83,7 @@ class Receiver:
                 if receiver.status == 200:
                     with receiver._lock:
                         receiver.bodies.append((time.time(), self.path, body))
+                        receiver.headers.append(dict(self.headers))
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

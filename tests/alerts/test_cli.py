@@ -30,15 +30,17 @@ def _borderpath(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_test_sends_to_every_receiver_and_names_the_one_that_failed(tmp_path: Path) -> None:
     receiver = Receiver().start()
+    secret = f"{receiver.url}/T0000/B0000/s3cr3t?token=s3cr3t"
     try:
         config = tmp_path / "agent.toml"
-        config.write_text(CONFIG.format(url=receiver.url, socket=tmp_path / "none.sock"))
+        config.write_text(CONFIG.format(url=secret, socket=tmp_path / "none.sock"))
         done = _borderpath("alerts", "test", "--config", str(config))
     finally:
         receiver.stop()
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{receiver.url}: ok (slack)"
+    assert lines[0] == f"http://127.0.0.1:{receiver.port}/…: ok (slack)"  # no path, no token
+    assert "s3cr3t" not in done.stdout + done.stderr
     assert lines[1].startswith("closed: FAILED: receiver closed unreachable")
     ((_, _, body),) = receiver.bodies
     assert body["attachments"][0]["title"] == "[FIRING:info] borderpath_test"

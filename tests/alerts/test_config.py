@@ -24,7 +24,7 @@ format = "alertmanager"     # generic | alertmanager | slack
     alerts = load_config(scenario_file(text, "agent.toml")).alerts
     assert (alerts.hold, alerts.clear) == (20.0, 60.0)
     assert alerts.webhooks[0].format == "alertmanager"
-    assert alerts.webhooks[0].key == "http://127.0.0.1:9093/api/v2/alerts"
+    assert alerts.webhooks[0].key == "http://127.0.0.1:9093/…"
 
 
 def test_rules_fall_back_to_the_section_hold_and_clear() -> None:
@@ -46,6 +46,15 @@ def test_rules_fall_back_to_the_section_hold_and_clear() -> None:
             "two webhooks",
         ),
         ("[alerts.down]\nborder_pops = 1", "alerts.down.border_pops"),
+        (
+            '[[alerts.webhooks]]\nurl = "http://a/"\n'
+            'headers = { auth = { env = "X", file = "/f" } }',
+            r"alerts.webhooks\[0\].headers.auth: give file or env \(one of them\)$",
+        ),
+        (
+            '[[alerts.webhooks]]\nurl = "http://a/"\nheaders = { auth = { path = "/f" } }',
+            r"alerts.webhooks\[0\].headers.auth.path: unknown key",
+        ),
         ('[alerts]\ngenerator_url = "https://g/?var-host={host}"', r"generator_url: .*\{host\}"),
         ('[alerts]\ngenerator_url = "https://g/?x={pop"', "alerts.generator_url"),
     ],

@@ -1,8 +1,8 @@
 """Delivery through the store's queue to a real HTTP receiver on loopback."""
 
 import asyncio
-import contextlib
 import datetime
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from borderpath.agent.supervisor import Supervisor
 from borderpath.alerts import AlertsConfig, Dispatcher, Notice
-from borderpath.alerts.delivery import QUEUE, Firing
+from borderpath.alerts.delivery import DEAD_QUEUE, QUEUE, Firing
 from borderpath.storage import AsyncStore
 from tests.alerts.receiver import Receiver
 
@@ -36,12 +37,17 @@ def config(url: str, fmt: str = "generic", **extra: Any) -> AlertsConfig:
 
 
 async def _deliver(
-    path: Path, alerts: AlertsConfig, steps: list[Any], firing: Firing = lambda now: ()
+    path: Path,
+    alerts: AlertsConfig,
+    steps: list[Any],
+    firing: Firing = lambda now: (),
+    supervisor: Supervisor | None = None,
 ) -> dict[str, int]:
     """Run a dispatcher; each step is a list of notices to enqueue or a pause (s)."""
     store = await AsyncStore.open(path, site="s")
     dispatcher = Dispatcher(alerts, store, "s", firing)
-    task = asyncio.create_task(dispatcher.run())
+    supervisor = supervisor or Supervisor(retry_min=0.05, retry_max=0.1)
+    tasks = [supervisor.spawn(name, part) for name, part in dispatcher.parts().items()]
     try:
         for step in steps:
             if isinstance(step, list):
@@ -49,9 +55,9 @@ async def _deliver(
             else:
                 await asyncio.sleep(step)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         queued = await store.queue(QUEUE).waiting()
         await store.close()
     return queued
@@ -99,7 +105,7 @@ def test_what_was_not_delivered_waits_in_the_store_for_the_next_run(
     hook.status = 503
     database = tmp_path / "s.db"
     queued = asyncio.run(_deliver(database, config(hook.url), [[notice("a")], 0.6]))
-    assert queued == {hook.url: 1} and hook.names() == []
+    assert queued == {f"http://127.0.0.1:{hook.port}/…": 1} and hook.names() == []
     hook.status = 200
     asyncio.run(_deliver(database, config(hook.url), [1.0]))
     assert hook.names() == [("firing", "a")]
@@ -124,3 +130,73 @@ def test_a_slow_receiver_never_holds_the_loop(hook: Receiver, tmp_path: Path) ->
         return lateness
 
     assert asyncio.run(main()) < 0.5  # a blocking POST would hold it 1 s (shared machine: slack)
+
+
+def test_a_notice_refused_for_good_is_dead_lettered_and_the_next_ones_go(
+    hook: Receiver, tmp_path: Path
+) -> None:
+    def fixed() -> None:
+        time.sleep(1.2)
+        hook.status = 200
+
+    hook.status = 404  # a wrong path or a revoked token: retrying will not help
+    threading.Thread(target=fixed).start()
+    database = tmp_path / "s.db"
+    alerts = config(hook.url, refused_retries=1)
+    steps = [[notice("a")], 1.4, [notice("b")], 1.0]
+    queued = asyncio.run(_deliver(database, alerts, steps))
+    assert hook.names() == [("firing", "b")] and queued == {}
+
+    async def kept() -> tuple[list[str], list[str]]:
+        store = await AsyncStore.open(database, site="s")
+        dead = await store.queue(DEAD_QUEUE).peek(alerts.webhooks[0].key, 10)
+        events = await store.query_events(0, kind="alert.dead")
+        await store.close()
+        return [json.loads(item.body)["name"] for item in dead], [e.text for e in events]
+
+    dead, events = asyncio.run(kept())
+    assert dead == ["a"]
+    assert len(events) == 1 and "dead-lettered after 2 refusals" in events[0]
+    assert "answered 404" in events[0] and "/hook" not in events[0]
+
+
+def test_a_receiver_that_raises_is_restarted_alone_and_the_others_deliver(
+    hook: Receiver, tmp_path: Path
+) -> None:
+    alerts = AlertsConfig.model_validate(
+        {
+            "group_window": 0.1,
+            "webhooks": [{"url": hook.url, "name": "good"}, {"url": hook.url, "name": "bad"}],
+        }
+    )
+    # What the config checks refuse at load, forced in: httpx raises on a non-ASCII header.
+    bad = alerts.webhooks[1].model_copy(update={"headers": {"X-Token": "clé"}})
+    alerts = alerts.model_copy(update={"webhooks": [alerts.webhooks[0], bad]})
+    supervisor = Supervisor(retry_min=0.05, retry_max=0.1)
+    queued = asyncio.run(
+        _deliver(tmp_path / "s.db", alerts, [[notice("a")], 1.0], supervisor=supervisor)
+    )
+    assert hook.names() == [("firing", "a")]  # from the good one
+    assert queued == {"bad": 1}
+    assert supervisor.failures["receiver bad"] >= 2 and "receiver good" not in supervisor.failures
+    assert "UnicodeEncodeError" in supervisor.failing["receiver bad"]
+
+
+def test_header_values_come_from_a_file_and_the_environment_at_each_post(
+    hook: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("Bearer from-a-file\n")
+    monkeypatch.setenv("BP_HOOK_TENANT", "tenant-7")
+    headers = {
+        "Authorization": {"file": str(tmp_path / "token")},
+        "X-Tenant": {"env": "BP_HOOK_TENANT"},
+        "X-Plain": "as written",
+    }
+    alerts = config(hook.url)
+    alerts.webhooks[0] = alerts.webhooks[0].model_validate(
+        {"url": hook.url, "min_severity": "warning", "headers": headers}
+    )
+    asyncio.run(_deliver(tmp_path / "s.db", alerts, [[notice("a")], 1.0]))
+    (sent,) = hook.headers
+    assert sent["Authorization"] == "Bearer from-a-file"
+    assert (sent["X-Tenant"], sent["X-Plain"]) == ("tenant-7", "as written")

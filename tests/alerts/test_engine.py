@@ -240,3 +240,13 @@ def test_a_restarted_engine_resolves_what_fired_before_instead_of_forgetting_it(
     assert names(resolved) == [("resolved", "path_down")]
     assert resolved[0].fingerprint == fired[0].fingerprint
     assert resolved[0].starts_at == fired[0].starts_at
+
+
+def test_a_failing_part_of_the_agent_fires_at_once_and_resolves_once_it_runs() -> None:
+    run = Run(engine(FAST))
+    run.engine.observe_parts({"exporter": "ReadError: garbage"})
+    fired = run.run(2)
+    assert [(n.name, n.labels["part"]) for n in fired] == [("agent_part_failing", "exporter")]
+    assert "ReadError: garbage" in fired[0].summary
+    run.engine.observe_parts({})
+    assert names(run.run(12)) == [("resolved", "agent_part_failing")]
