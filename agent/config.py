@@ -14,7 +14,8 @@ from borderpath.agent.status_api import parse_listen
 from borderpath.alerts.config import AlertsConfig
 from borderpath.core.model import FilePath, IPNetwork, LocatedError, Seconds, StrictModel
 from borderpath.core.tomlfile import load_model
-from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig, TraceConfig
 from borderpath.probes.plumbing import PROTO as PLUMBING_PROTO
 from borderpath.selector.config import RoutesConfig, SelectorConfig
 from borderpath.storage.config import StorageConfig

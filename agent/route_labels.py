@@ -12,7 +12,7 @@ import time
 
 from borderpath.agent.config import AgentConfig
 from borderpath.core.errors import ProbeError
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.probes import (
     Classifier,
     LabelTracker,
@@ -79,4 +79,6 @@ class RouteLabels:
             text += f" (was {before})"
         log.info("%s", text)
         labels = {"site": self.site, "uplink": series.uplink, "pop": series.pop, "label": after}
-        return EventRecord(time.time_ns(), "path.label", text, {**labels, "previous": before or ""})
+        return EventRecord(
+            time.time_ns(), EventKind.PATH_LABEL, text, {**labels, "previous": before or ""}
+        )

@@ -37,8 +37,9 @@ from borderpath.agent.status_view import StatusView
 from borderpath.agent.supervisor import Supervisor
 from borderpath.alerts import AlertEngine, Dispatcher
 from borderpath.core.errors import BorderpathError
-from borderpath.core.records import EventRecord
-from borderpath.probes import Engine, Plumbing, ProbeResult
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.results import ProbeResult
+from borderpath.probes import Engine, Plumbing
 from borderpath.selector import Decision, RouteChange, RouteWriter, Selector
 from borderpath.storage import AsyncStore, Exporter
 
@@ -119,7 +120,7 @@ class Agent:
         self._schedule()
         self.status = StatusServer(config.status.listen, StatusView(self).routes())
         await self.status.start()
-        await self._record("agent.start", f"agent started for site {config.agent.site}")
+        await self._record(EventKind.AGENT_START, f"agent started for site {config.agent.site}")
         log.info("agent running: %d uplinks, %d PoPs", len(config.uplinks), len(config.pops))
 
     async def _start_alerts(self) -> None:
@@ -166,7 +167,7 @@ class Agent:
             await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
             self.exporter = None
         if self.store is not None:
-            await self._record("agent.stop", "agent stopped; routes left in place")
+            await self._record(EventKind.AGENT_STOP, "agent stopped; routes left in place")
             await self.store.close()
             self.store = None
         if self.plumbing is not None:
@@ -357,7 +358,7 @@ class Agent:
         await self.dispatcher.enqueue(notices)
         await self.store.add_events([n.to_event() for n in notices if not n.repeat])
 
-    async def _record(self, kind: str, text: str, **labels: str) -> None:
+    async def _record(self, kind: EventKind, text: str, **labels: str) -> None:
         assert self.store is not None
         await self.store.add_events(
             [EventRecord(time.time_ns(), kind, text, {"site": self.config.agent.site, **labels})]
@@ -369,7 +370,7 @@ class Agent:
         if self.store is None:
             return
         text = f"part {part} failed ({error}); restarted with backoff"
-        task = asyncio.create_task(self._record("agent.part_failed", text, part=part))
+        task = asyncio.create_task(self._record(EventKind.AGENT_PART_FAILED, text, part=part))
         self._running_jobs.add(task)  # stop waits for it
         task.add_done_callback(self._running_jobs.discard)
         task.add_done_callback(_event_written)

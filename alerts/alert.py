@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from borderpath.alerts.config import Severity
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 
 Path = tuple[str, str]
 """(uplink, pop)."""
@@ -147,7 +147,7 @@ class Notice:
         labels = {**self.labels, "alert": self.name, "fingerprint": self.fingerprint}
         return EventRecord(
             time_ns=int(when * 1e9),
-            kind=f"alert.{self.status}",
+            kind=EventKind(f"alert.{self.status}"),
             text=self.summary,
             labels={**labels, "severity": self.severity},
             values=dict(self.values),

@@ -37,7 +37,7 @@ from borderpath.alerts.config import SEVERITIES, AlertsConfig, Severity, Webhook
 from borderpath.alerts.formats import render
 from borderpath.core.backoff import backoff
 from borderpath.core.errors import BorderpathError, StorageError
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.storage import AsyncStore, QueueItem
 
 log = logging.getLogger("borderpath.alerts")
@@ -171,7 +171,9 @@ class Dispatcher:
         )
         log.error("alerts: %s", text)
         labels = {"site": self.site, "receiver": hook.key}
-        await self.store.add_events([EventRecord(time.time_ns(), "alert.dead", text, labels)])
+        await self.store.add_events(
+            [EventRecord(time.time_ns(), EventKind.ALERT_DEAD, text, labels)]
+        )
 
     async def _next_group(self, key: str) -> list[QueueItem] | None:
         """The next notifications to send once the oldest is group_window old; None after

@@ -16,9 +16,10 @@ from borderpath.alerts.alert import Alert, Condition, Notice, Path
 from borderpath.alerts.config import SEVERITIES, AlertsConfig
 from borderpath.alerts.facts import Facts
 from borderpath.alerts.rules import Scene, Switch, evaluate
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.config import PopConfig, UplinkConfig
-from borderpath.probes.result import ProbeResult
+from borderpath.core.events import ALERT_KINDS, EventKind, EventRecord
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig
 from borderpath.selector.decision import Decision
 
@@ -85,9 +86,9 @@ class AlertEngine:
     def observe_events(self, events: Iterable[EventRecord]) -> None:
         """Route write failures and path label changes, as the agent records them."""
         for event in events:
-            if event.kind == "route.failed":
+            if event.kind == EventKind.ROUTE_FAILED:
                 self._route_failed(event)
-            elif event.kind == "path.label":
+            elif event.kind == EventKind.PATH_LABEL:
                 self.observe_label(
                     event.labels["uplink"], event.labels["pop"], event.labels["label"]
                 )
@@ -163,10 +164,10 @@ class AlertEngine:
         instead of forgetting them; how many were restored."""
         last: dict[str, EventRecord] = {}
         for event in events:
-            if event.kind in ("alert.firing", "alert.resolved"):
+            if event.kind in ALERT_KINDS:
                 last[event.labels.get("fingerprint", "")] = event
         for event in last.values():
-            if event.kind == "alert.firing":
+            if event.kind == EventKind.ALERT_FIRING:
                 alert = _restored(event, now, self.config.clear)
                 self.alerts.setdefault(alert.fingerprint, alert)
         return len(self.firing())

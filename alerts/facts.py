@@ -13,13 +13,7 @@ from collections.abc import Iterable
 
 from borderpath.alerts.alert import Path
 from borderpath.core.figures import Summary, summarize
-from borderpath.probes.result import ErrorKind, ProbeResult
-
-ANSWERED_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.HTTP_STATUS})
-"""Failures that still prove the PoP is reachable: it answered, just not with success."""
-
-SINGLE_RTT = ("icmp", "tcp", "udp")
-"""Protocols whose RTT is one round trip (quic and http handshakes take two or three)."""
+from borderpath.core.results import ProbeResult
 
 _NS = 1_000_000_000
 
@@ -63,7 +57,7 @@ class Facts:
 
     def add(self, batch: Iterable[ProbeResult]) -> None:
         for result in batch:
-            answered = result.ok or result.error in ANSWERED_ERRORS
+            answered = result.answered
             sample = (result.time_ns, result.ok, answered, result.rtt_ms, result.forged)
             series = self._series.get(result.series)
             if series is None:

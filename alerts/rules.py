@@ -11,17 +11,19 @@ from collections.abc import Callable, Mapping, Sequence
 
 from borderpath.alerts.alert import Condition, Path
 from borderpath.alerts.config import AlertsConfig, Severity
-from borderpath.alerts.facts import SINGLE_RTT, Facts, Window
+from borderpath.alerts.facts import Facts, Window
 from borderpath.alerts.localise import Group, localise
 from borderpath.core.figures import median, percentile, wilson
+from borderpath.core.protocols import PROTOCOLS, names
 from borderpath.core.records import PathSnapshot
-from borderpath.probes.result import PROTOCOLS
 from borderpath.selector.config import SelectorConfig, SlaClass
 
-UDP_CLASS = ("udp", "quic")
-ANSWERING = ("icmp", "tcp")
+UDP_CLASS = names(lambda protocol: protocol.layer == "udp")
+ANSWERING = names(lambda protocol: protocol.witness)
 """Protocols that show the path itself still carries packets when UDP/QUIC fail."""
-RESET_PROTOCOLS = ("tcp", "http")
+RESET_PROTOCOLS = names(lambda protocol: protocol.layer == "tcp")
+SINGLE_RTT = names(lambda protocol: not protocol.handshake)
+"""Protocols the short windows time (quic and http probes are handshakes)."""
 EXPLAINED_ACTIONS = frozenset({"initial", "failover", "sla", "best-effort", "keep-last-good"})
 """Decisions a fault alert already explains (left a down or SLA-breaking path); only
 voluntary moves ('improve') raise a route-switch alert of their own."""

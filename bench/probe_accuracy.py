@@ -22,10 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, Plumbing, ProbeResult
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.probes import Engine, Plumbing
+from borderpath.probes.config import ProbingConfig
 
 SAMPLES = 200
 PERIOD_MS = 20

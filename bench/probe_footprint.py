@@ -26,7 +26,8 @@ import asyncio, json, resource, sys
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
 from borderpath.probes import Engine, Plumbing
-from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig, TraceConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.probes.trace import trace_path
 
 def rss_mb():

@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.responder_flood import responder_process, write_key
+from borderpath.core.protocols import ProtocolName
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
-from borderpath.probes import Engine, ProbeResult
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.probes import Engine
+from borderpath.probes.config import ProbingConfig
 
 TARGETS = [f"127.0.0.{n}" for n in range(1, 101)]
 RATES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000)
@@ -42,7 +45,10 @@ LOOPBACK = UplinkConfig(name="lo", carrier="none", interface="lo", gateway="127.
 
 
 def engine_run(
-    rate: int, protocol: Protocol = "icmp", targets: list[str] = TARGETS, key: Path | None = None
+    rate: int,
+    protocol: ProtocolName = "icmp",
+    targets: list[str] = TARGETS,
+    key: Path | None = None,
 ) -> dict[str, Any]:
     pops = [
         PopConfig(name=f"p{index}", address=address, protocols=[protocol], key_file=key)

@@ -38,9 +38,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
-from borderpath.probes import Engine, ProbeResult, wire
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.probes import Engine, wire
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.ratelimit import RateLimit
 
 RESPONDER = "198.18.0.1"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.anchors import ANCHORS, Anchor
 from bench.synthetic import BLACKHOLE, Event, Link, probe_stream, scheduled
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector import Selector
 
 RESULT = Path(__file__).parent / "results" / "selector_policies.json"

@@ -15,8 +15,9 @@ import statistics
 import time
 from pathlib import Path
 
-from borderpath.probes.config import PopConfig, UplinkConfig
-from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
+from borderpath.core.protocols import PROTOCOLS
+from borderpath.core.results import ErrorKind, ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector import Selector, SelectorConfig
 
 POPS = 400

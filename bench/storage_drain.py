@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.storage_ingest import stream
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
 from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
 from borderpath.storage.line_protocol import SeriesInfo, StoredResult, result_line
 from tests.influxd import running_influxd

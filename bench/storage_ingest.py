@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
+from borderpath.core.protocols import PROTOCOLS
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.storage import AsyncStore, Store
 
 TOTAL = 300_000

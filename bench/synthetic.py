@@ -11,7 +11,7 @@ import heapq
 import random
 from collections.abc import Callable, Iterator, Sequence
 
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,6 +38,7 @@ IPAddress = IPv4Address | IPv6Address
 IPNetwork = (
     Annotated[ipaddress.IPv4Network, _FROM_TEXT] | Annotated[ipaddress.IPv6Network, _FROM_TEXT]
 )
+Port = Annotated[int, pydantic.Field(ge=1, le=65535)]
 
 Seconds = Annotated[float, pydantic.BeforeValidator(parse_duration)]
 """A duration written as "90s", "250ms", "1m30s" or a number of seconds."""

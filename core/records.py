@@ -1,33 +1,11 @@
-"""Records that cross package boundaries besides ProbeResult (probes/result.py).
+"""The selector's view of a path, as storage keeps and exports it.
 
-Producers keep their own richer dataclasses (a selector Decision, an alert) and hand
-these plain records to storage, which stores and exports them without knowing who
-made them.
+The other records that cross package boundaries: ``ProbeResult`` (core/results.py) and
+``EventRecord`` (core/events.py).
 """
 
 import dataclasses
 from collections.abc import Mapping
-
-Value = float | int | str | bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class EventRecord:
-    """Something that happened: a decision, a route change, an alert, a label change,
-    agent start or stop. Stored locally and exported as ``borderpath_event``."""
-
-    time_ns: int
-    """Wall-clock time, ns since the Unix epoch."""
-    kind: str
-    """What happened, dotted: ``decision``, ``route.replaced``, ``route.failed``,
-    ``alert.firing``, ``alert.resolved``, ``path.state``, ``path.label``,
-    ``agent.start``, ``agent.stop``, ``storage.dropped``, ``export.dead_letter``."""
-    text: str
-    """One sentence for a human: the reason in words."""
-    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    """Where it happened: uplink, pop, protocol, class, severity, fingerprint..."""
-    values: Mapping[str, Value] = dataclasses.field(default_factory=dict)
-    """The numbers behind it (scores, loss, rtt) and other details."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

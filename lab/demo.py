@@ -17,8 +17,8 @@ from types import FrameType
 
 from borderpath.agent.matrix import CLEAR, fetch_status, matrix
 from borderpath.core.errors import BorderpathError
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.progress import Progress
-from borderpath.core.records import EventRecord
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.demo_report import draw_chart, summary
@@ -115,7 +115,7 @@ def _recent_events(database: Path) -> list[EventRecord]:
     if not database.exists():
         return []
     with contextlib.closing(Store.open_read_only(database)) as store:
-        events = [e for e in store.query_events(0) if e.kind != "agent.start"]
+        events = [e for e in store.query_events(0) if e.kind != EventKind.AGENT_START]
     return events[-SHOWN_EVENTS:]
 
 

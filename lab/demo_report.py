@@ -5,7 +5,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.storage import Store
 
 ROLLUP_STEP_S = 10
@@ -16,7 +16,7 @@ def summary(database: Path, started: float) -> str:
     """Switches per PoP, time on each uplink per PoP, and the alerts of the run."""
     with contextlib.closing(Store.open_read_only(database)) as store:
         events = store.query_events(int(started * 1e9))
-    decisions = [e for e in events if e.kind == "decision"]
+    decisions = [e for e in events if e.kind == EventKind.DECISION]
     ended = max((e.time_ns for e in events), default=int(time.time() * 1e9)) * SECONDS_PER_NS
     lines = ["", "Summary", "", f"{'PoP':<5} {'switches':>8}   time on each uplink"]
     for pop, timeline in _timelines(decisions).items():
@@ -29,7 +29,9 @@ def summary(database: Path, started: float) -> str:
         lines.append(f"{pop:<5} {len(timeline) - 1:>8}   {spent}")
     lines += ["", "Decisions:"]
     lines += [f"  {e.time_ns * SECONDS_PER_NS - started:6.1f} s  {e.text}" for e in decisions]
-    alerts = Counter(e.labels.get("alert", e.text) for e in events if e.kind == "alert.firing")
+    alerts = Counter(
+        e.labels.get("alert", e.text) for e in events if e.kind == EventKind.ALERT_FIRING
+    )
     lines += ["", "Alerts fired:" if alerts else "Alerts fired: none"]
     lines += [f"  {count} x {name}" for name, count in alerts.items()]
     return "\n".join(lines)
@@ -61,7 +63,9 @@ def draw_chart(database: Path, started: float, output: Path) -> None:
     with contextlib.closing(Store.open(database, site="demo")) as store:
         store.rollup(int(time.time() * 1e9) + 60 * 10**9)
         rows = store.query_rollups(ROLLUP_STEP_S, int(started * 1e9), protocol="*")
-        decisions = [e for e in store.query_events(int(started * 1e9)) if e.kind == "decision"]
+        decisions = [
+            e for e in store.query_events(int(started * 1e9)) if e.kind == EventKind.DECISION
+        ]
     pops = list(dict.fromkeys(row.pop for row in rows))
     uplinks = list(dict.fromkeys(row.uplink for row in rows))
     figure, axes = plt.subplots(

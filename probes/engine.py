@@ -14,8 +14,9 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.series import Series, plan
 from borderpath.probes.transport import Context, SeriesCounters, Transport
 from borderpath.probes.transports import open_transports

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from borderpath.core.results import ErrorKind
 from borderpath.probes import tls
-from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import source_address
 from borderpath.probes.transport import UNREACHABLE_ERRNOS, Context, HandshakeTransport

@@ -19,7 +19,8 @@ import ipaddress
 from typing import Any
 
 from borderpath.core.errors import RouteError
-from borderpath.probes.config import ProbingConfig, UplinkConfig
+from borderpath.core.topology import UplinkConfig
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.series import uplink_mark, uplink_table
 
 PROTO = 249

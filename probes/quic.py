@@ -17,9 +17,9 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
+from borderpath.core.results import ErrorKind
+from borderpath.core.topology import PopConfig
 from borderpath.probes import tls
-from borderpath.probes.config import PopConfig
-from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import marked_datagram_socket
 from borderpath.probes.transport import Context, HandshakeTransport

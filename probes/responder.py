@@ -36,10 +36,10 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 
 from borderpath.core.errors import BorderpathError, ProbeError
-from borderpath.core.model import FilePath, IPAddress, Seconds, StrictModel
+from borderpath.core.keyfile import load_key
+from borderpath.core.model import FilePath, IPAddress, Port, Seconds, StrictModel
+from borderpath.core.topology import KeyFile
 from borderpath.probes import tls, wire
-from borderpath.probes.config import KeyFile, Port
-from borderpath.probes.keyfile import load_key
 from borderpath.probes.quic import ALPN
 from borderpath.probes.ratelimit import RateLimit
 from borderpath.probes.sockets import SO_TIMESTAMPNS, kernel_stamp, read_all

@@ -3,7 +3,9 @@
 import dataclasses
 import ipaddress
 
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.core.protocols import BY_NAME, ProtocolName
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -12,7 +14,7 @@ class Series:
 
     uplink: str
     pop: str
-    protocol: Protocol
+    protocol: ProtocolName
     target: str
     """The PoP's address, as text."""
     version: int
@@ -67,7 +69,6 @@ def plan(
             for protocol in pop.protocols:
                 if only_protocols and protocol not in only_protocols:
                     continue
-                handshake = protocol in ("quic", "http")
                 series.append(
                     Series(
                         uplink=uplink.name,
@@ -79,7 +80,7 @@ def plan(
                         source=None if source is None else str(source),
                         interval=probing.interval_of(protocol),
                         timeout=probing.timeout_of(protocol),
-                        burst=1 if handshake else probing.burst,
+                        burst=1 if BY_NAME[protocol].handshake else probing.burst,
                         pop_config=pop,
                     )
                 )

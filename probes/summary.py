@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from borderpath.core import figures
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
 
 
 @dataclasses.dataclass(frozen=True)

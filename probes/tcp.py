@@ -16,8 +16,8 @@ import os
 import socket
 import time
 
+from borderpath.core.results import ErrorKind
 from borderpath.probes import wire
-from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import (
     IPV6_CHECKSUM_OFFSET_TCP,
@@ -41,6 +41,8 @@ SynKey = tuple[str, int, int]
 
 class TcpTransport(SocketTransport[SynKey]):
     protocol = "tcp"
+    ip_protocol = wire.IPPROTO_TCP
+    """ICMP errors quoting this protocol are this transport's (ReadsIcmpErrors)."""
 
     def __init__(self, context: Context, timeout: float) -> None:
         super().__init__(context, timeout)

@@ -13,7 +13,7 @@ import ssl
 from pathlib import Path
 
 from borderpath.core.errors import ConfigError, ProbeError
-from borderpath.probes.config import PopConfig
+from borderpath.core.topology import PopConfig
 
 CERT_FILE = "cert.pem"
 KEY_FILE = "key.pem"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from borderpath.core.errors import ProbeError
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import Clock
 from borderpath.probes.validate import InFlight, Pending, TtlBook

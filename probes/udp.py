@@ -15,9 +15,9 @@ import os
 import socket
 import time
 
+from borderpath.core.keyfile import load_key
+from borderpath.core.results import ErrorKind
 from borderpath.probes import wire
-from borderpath.probes.keyfile import load_key
-from borderpath.probes.result import ErrorKind
 from borderpath.probes.series import Series
 from borderpath.probes.sockets import marked_datagram_socket, read_all, received_ttl
 from borderpath.probes.transport import Context, SocketTransport, send_error, wall_ns
@@ -53,6 +53,8 @@ class _Order:
 
 class UdpTransport(SocketTransport[EchoKey]):
     protocol = "udp"
+    ip_protocol = wire.IPPROTO_UDP
+    """ICMP errors quoting this protocol are this transport's (ReadsIcmpErrors)."""
 
     def __init__(self, context: Context, timeout: float) -> None:
         super().__init__(context, timeout)

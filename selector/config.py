@@ -9,7 +9,7 @@ from typing import Literal, Self
 import pydantic
 
 from borderpath.core.model import LocatedError, Seconds, StrictModel, require_order
-from borderpath.probes.config import Protocol
+from borderpath.core.protocols import ProtocolName, names
 
 KERNEL_TABLES = {253: "default", 254: "main", 255: "local"}
 Strategy = Literal["quality", "cheapest", "priority", "balance"]
@@ -25,7 +25,7 @@ class SlaClass(StrictModel):
     jitter_ms: float = pydantic.Field(
         gt=0, description="Highest acceptable jitter (RFC 3550 interarrival), in ms."
     )
-    protocols: list[Protocol] = pydantic.Field(
+    protocols: list[ProtocolName] = pydantic.Field(
         description=(
             "Probe protocols whose results judge this class; when a PoP probes none of "
             "them, every protocol it probes speaks for the class."
@@ -41,12 +41,16 @@ class SlaOverride(StrictModel):
     jitter_ms: float | None = pydantic.Field(None, gt=0, description="Jitter limit, in ms.")
 
 
+def _speaking_for(sla_class: str) -> list[str]:
+    return list(names(lambda protocol: sla_class in protocol.speaks_for))
+
+
 DEFAULT_CLASSES: dict[str, SlaClass] = {
-    "voice": SlaClass(rtt_p95_ms=150, loss=0.01, jitter_ms=30, protocols=["udp"]),
+    "voice": SlaClass(rtt_p95_ms=150, loss=0.01, jitter_ms=30, protocols=_speaking_for("voice")),
     "interactive": SlaClass(
-        rtt_p95_ms=250, loss=0.02, jitter_ms=50, protocols=["tcp", "quic", "http"]
+        rtt_p95_ms=250, loss=0.02, jitter_ms=50, protocols=_speaking_for("interactive")
     ),
-    "bulk": SlaClass(rtt_p95_ms=500, loss=0.05, jitter_ms=100, protocols=["tcp", "http"]),
+    "bulk": SlaClass(rtt_p95_ms=500, loss=0.05, jitter_ms=100, protocols=_speaking_for("bulk")),
 }
 """docs/border.md, SLA classes: limits that cross-border paths can meet (US/EU defaults cannot)."""
 

@@ -3,7 +3,7 @@
 import dataclasses
 from collections.abc import Mapping
 
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.selector.policy import Choice
 
 
@@ -40,7 +40,7 @@ class Decision:
         """The record storage keeps (kind ``decision``)."""
         return EventRecord(
             time_ns=self.time_ns,
-            kind="decision",
+            kind=EventKind.DECISION,
             text=self.reason,
             labels={
                 "pop": self.pop,

@@ -21,7 +21,7 @@ import enum
 
 import numpy as np
 
-from borderpath.probes.result import PROTOCOLS
+from borderpath.core.protocols import PROTOCOLS
 from borderpath.selector.config import HealthConfig
 from borderpath.selector.metrics import wilson
 from borderpath.selector.windows import NEVER_NS, Bools, Ints, RingWindows

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from borderpath.core.durations import format_duration
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
 from borderpath.selector.decision import Decision
 from borderpath.selector.selector import Selector
 

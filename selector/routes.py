@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from borderpath.core.errors import RouteError
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.model import IPNetwork
-from borderpath.core.records import EventRecord
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import RoutesConfig
 from borderpath.selector.policy import Choice
 
@@ -32,6 +32,10 @@ Hop = tuple[str, str, int]
 """(gateway, device, weight) of one next hop."""
 
 Action = Literal["replace", "delete", "add-rule", "delete-rule", "conflict"]
+
+
+_KINDS = {"replace": EventKind.ROUTE_REPLACED, "delete": EventKind.ROUTE_DELETED}
+"""The event of each route change that was written (rule changes and conflicts have none)."""
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -208,17 +212,16 @@ class RouteWriter:
         for change in changes:
             if change.action == "conflict":
                 log.warning("route %s not written: %s", change.prefix, change.detail)
-                events.append(self._event(now_ns, "route.failed", change, change.detail))
+                events.append(self._event(now_ns, EventKind.ROUTE_FAILED, change, change.detail))
                 failed.add(change.prefix)
                 continue
             error = self._attempt(change)
             if error is None:
                 applied.append(change)
-                kind = "route.replaced" if change.action == "replace" else "route.deleted"
-                if change.action in ("replace", "delete"):
-                    events.append(self._event(now_ns, kind, change, ""))
+                if change.action in _KINDS:
+                    events.append(self._event(now_ns, _KINDS[change.action], change, ""))
             else:
-                events.append(self._event(now_ns, "route.failed", change, error))
+                events.append(self._event(now_ns, EventKind.ROUTE_FAILED, change, error))
                 failed.add(change.prefix)
         pops = [p.name for p in self._pops if any(str(x) in failed for x in p.prefixes)]
         return ApplyResult(applied, events, pops)
@@ -275,7 +278,7 @@ class RouteWriter:
             ]
         }
 
-    def _event(self, now_ns: int, kind: str, change: RouteChange, error: str) -> EventRecord:
+    def _event(self, now_ns: int, kind: EventKind, change: RouteChange, error: str) -> EventRecord:
         text = change.describe(self.routes)
         return EventRecord(
             time_ns=now_ns,

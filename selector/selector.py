@@ -18,8 +18,8 @@ import numpy as np
 
 from borderpath.core.errors import ConfigError
 from borderpath.core.records import PathSnapshot
-from borderpath.probes.config import PopConfig, UplinkConfig
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig, Strategy
 from borderpath.selector.decision import Decision
 from borderpath.selector.health import PathStates, State, series_signals

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from borderpath.probes.result import PROTOCOLS
+from borderpath.core.protocols import DEFINITIONS, PROTOCOLS
 from borderpath.selector.config import SelectorConfig, SlaClass
 from borderpath.selector.health import SeriesSignals, State
 from borderpath.selector.metrics import WindowFigures, mos_g711, wilson
@@ -22,11 +22,11 @@ from borderpath.selector.windows import Bools, Floats, Ints, Layout
 
 T = TypeVar("T", float, Floats)
 
-TIMES_ONE_RTT = np.array([protocol != "quic" for protocol in PROTOCOLS])
-"""Protocols whose RTT is one round trip of the path. A QUIC probe times a handshake with
-the PoP's key exchange in it, 2 to 50 ms more than the path (more when the PoP is busy):
-counted in the RTT p95, it made a 188 ms path fail a 250 ms limit and swung jitter by
-tens of ms. QUIC still speaks for loss and blocking."""
+TIMES_ONE_RTT = np.array([protocol.one_round_trip for protocol in DEFINITIONS])
+"""Protocols whose RTT is one round trip of the path. A QUIC probe's is not (its handshake
+has the PoP's key exchange in it, more when the PoP is busy): counted in the RTT p95, it
+made a 188 ms path fail a 250 ms limit and swung jitter by tens of ms. QUIC still speaks
+for loss and blocking."""
 
 
 class Verdict(enum.IntEnum):

@@ -13,11 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from borderpath.core.figures import next_jitter
-from borderpath.probes.result import PROTOCOLS, ErrorKind, ProbeResult
-
-PATH_CARRIED_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.HTTP_STATUS})
-"""The PoP itself answered (a genuine refusal, reset or HTTP status): the path carried the
-probe both ways, so for path health it is not lost; it has no RTT worth ranking."""
+from borderpath.core.protocols import PROTOCOLS
+from borderpath.core.results import ProbeResult
 
 NEVER_NS = np.iinfo(np.int64).min // 2
 """Timestamp of a slot never written: older than any window."""
@@ -123,7 +120,7 @@ class RingWindows:
 
     def _store(self, row: int, result: ProbeResult) -> bool:
         # Forged answers never make a probe ok (the engine sets ok only for genuine ones).
-        answered = result.ok or result.error in PATH_CARRIED_ERRORS
+        answered = result.answered
         rtt = result.rtt_ms if result.ok and result.rtt_ms is not None else math.nan
         slot = int(self.head[row] % self.capacity)
         self.head[row] += 1

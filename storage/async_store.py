@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.result import ProbeResult
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ProbeResult
 from borderpath.storage.housekeeping import HousekeepingReport
 from borderpath.storage.queries import HourCount
 from borderpath.storage.queue import DurableQueue, QueueItem
@@ -131,7 +132,7 @@ class AsyncStore:
         )
         log.warning("storage.full %s", text)
         event = EventRecord(
-            self._full_since_ns, "storage.full", text, values={"dropped": self.dropped_rows}
+            self._full_since_ns, EventKind.STORAGE_FULL, text, values={"dropped": self.dropped_rows}
         )
         self._full_since_ns = None
         self._write(self._store.add_events, [event])

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.core.errors import StorageError
-from borderpath.core.records import EventRecord, PathSnapshot
+from borderpath.core.events import EventRecord
+from borderpath.core.records import PathSnapshot
 
 SCHEMA_VERSION = 2
 """2: the alert queue and the dead letters became one table, ``queue`` (storage/queue.py)."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from borderpath.core.backoff import backoff
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.storage import db
 from borderpath.storage.config import InfluxConfig
 from borderpath.storage.line_protocol import (
@@ -242,7 +242,7 @@ class Exporter:
         log.error("export.refused %s", text)
         event = EventRecord(
             self._clock(),
-            "export.refused",
+            EventKind.EXPORT_REFUSED,
             text,
             labels={"sink": self.name},
             values={"status": failure.status or 0},
@@ -351,7 +351,7 @@ class Exporter:
             return  # an event about refused events would be refused in turn, forever
         event = EventRecord(
             now,
-            "export.dead_letter",
+            EventKind.EXPORT_DEAD_LETTER,
             text,
             labels={"sink": self.name, "table": table},
             values={"points": len(rejected), "status": first.status or 0},
@@ -382,7 +382,7 @@ class Exporter:
     def _event(self, row: tuple[Any, ...]) -> str:
         _, time_ns, kind, text, labels, values = row
         return event_line(
-            self._site, EventRecord(time_ns, kind, text, _json(labels), _json(values))
+            self._site, EventRecord(time_ns, EventKind(kind), text, _json(labels), _json(values))
         )
 
 

@@ -11,8 +11,8 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.figures import Sample, summarize
-from borderpath.core.records import EventRecord
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
 from borderpath.storage.db import PATH_PROTOCOL
@@ -243,7 +243,7 @@ class Housekeeper:
             db.set_cursor(self._db, sink, table, last_id)
             event = EventRecord(
                 self._clock(),
-                "storage.dropped",
+                EventKind.STORAGE_DROPPED,
                 text,
                 labels={"sink": sink, "table": table},
                 values={"rows": count},
@@ -281,6 +281,8 @@ class Housekeeper:
         if size_drops:
             text = f"database reached its size cap ({cap} bytes): {size_drops} oldest rows dropped"
             log.warning("storage.size_cap %s", text)
-            event = EventRecord(now_ns, "storage.dropped", text, values={"rows": size_drops})
+            event = EventRecord(
+                now_ns, EventKind.STORAGE_DROPPED, text, values={"rows": size_drops}
+            )
             with self._transaction():
                 db.insert_events(self._db, [event])

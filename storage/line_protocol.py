@@ -15,7 +15,9 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 
-from borderpath.core.records import EventRecord, PathSnapshot
+from borderpath.core.events import EventRecord
+from borderpath.core.protocols import BY_NAME
+from borderpath.core.records import PathSnapshot
 
 FLOAT, INTEGER, STRING = "float", "integer", "string"
 
@@ -103,14 +105,6 @@ MEASUREMENTS: Mapping[str, Measurement] = {
             {"text": STRING, "<label>": STRING, "<number>": FLOAT, "<text value>": STRING},
         ),
     )
-}
-
-PROTOCOL_MEASUREMENT = {
-    "icmp": "ping",
-    "tcp": "net_response",
-    "udp": "net_response",
-    "http": "http_response",
-    "quic": "quic_response",
 }
 
 STATE_CODES = {"up": 0, "degraded": 1, "down": 2, "interfered": 3}
@@ -322,18 +316,19 @@ def _integer(value: object) -> int | None:
     return int(number) if number is not None else None
 
 
-_RESULT_LINES: Mapping[str, Callable[[str, SeriesInfo, StoredResult], str]] = {
-    "icmp": _ping_line,
-    "tcp": _net_line,
-    "udp": _net_line,
-    "http": _http_line,
-    "quic": _quic_line,
+RESULT_LINES: Mapping[str, Callable[[str, SeriesInfo, StoredResult], str]] = {
+    "ping": _ping_line,
+    "net_response": _net_line,
+    "http_response": _http_line,
+    "quic_response": _quic_line,
 }
+"""The point of a probe result, per measurement (a protocol names its own in
+core/protocols.py)."""
 
 
 def result_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     """The line-protocol point of one probe result, in its protocol's measurement."""
-    return _RESULT_LINES[info.protocol](site, info, result)
+    return RESULT_LINES[BY_NAME[info.protocol].measurement](site, info, result)
 
 
 def snapshot_line(site: str, info: SeriesInfo, snapshot: PathSnapshot) -> str:

@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import NamedTuple, TypedDict, Unpack
 
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.core.figures import Sample, Summary, summarize
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.storage import db
 from borderpath.storage.db import INFLUX_SINK, PATH_PROTOCOL
 from borderpath.storage.export import DEAD_LETTERS, DeadLetter
@@ -172,7 +173,9 @@ class Queries:
             params,
         )
         return [
-            EventRecord(t, k, text, json.loads(labels or "{}"), json.loads(values or "{}"))
+            EventRecord(
+                t, EventKind(k), text, json.loads(labels or "{}"), json.loads(values or "{}")
+            )
             for t, k, text, labels, values in rows
         ]
 

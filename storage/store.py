@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Self
 
 from borderpath.core.errors import StorageError
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.config import PopConfig, UplinkConfig
-from borderpath.probes.result import ProbeResult
+from borderpath.core.events import EventRecord
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.storage import db
 from borderpath.storage.config import StorageConfig
 from borderpath.storage.export import DEAD_LETTERS, REPLAY

@@ -12,7 +12,8 @@ from borderpath.core.errors import ConfigError
 from borderpath.core.progress import Progress
 
 if TYPE_CHECKING:
-    from borderpath.probes import Engine, ProbeResult
+    from borderpath.core.results import ProbeResult
+    from borderpath.probes import Engine
     from borderpath.probes.summary import SeriesSummary
 
 DEFAULT_DURATION_S = 10.0
@@ -71,7 +72,8 @@ def add_commands(commands: Any) -> None:
 
 def _probe(arguments: argparse.Namespace) -> int:
     from borderpath.agent.config import load_config
-    from borderpath.probes import Engine, Plumbing, ProbeResult
+    from borderpath.core.results import ProbeResult
+    from borderpath.probes import Engine, Plumbing
     from borderpath.probes.summary import summarize, table
 
     config = load_config(arguments.config)

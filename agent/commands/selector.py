@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from borderpath.agent.commands import add_config_option
 from borderpath.core.durations import duration_option, parse_duration
 from borderpath.core.errors import ConfigError
+from borderpath.core.events import EventKind
 from borderpath.core.progress import Progress
 
 if TYPE_CHECKING:
     from borderpath.agent.config import AgentConfig
-    from borderpath.probes.result import ProbeResult
+    from borderpath.core.results import ProbeResult
     from borderpath.selector.policy import Choice
     from borderpath.selector.routes import RouteChange, RouteWriter
 
@@ -92,7 +93,7 @@ def run_routes(args: argparse.Namespace) -> int:
         failed = []
         if args.action != "plan":
             result = writer.apply(changes, time.time_ns())
-            failed = [e.text for e in result.events if e.kind == "route.failed"]
+            failed = [e.text for e in result.events if e.kind == EventKind.ROUTE_FAILED]
     if args.json:
         listed = [_change(change, routes) for change in changes]
         print(json.dumps({"action": args.action, "changes": listed, "failed": failed}, indent=1))

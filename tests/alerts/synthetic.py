@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 
 from borderpath.alerts import AlertEngine, AlertsConfig, Notice
 from borderpath.core.records import PathSnapshot
-from borderpath.probes.config import PopConfig, UplinkConfig
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector.config import SelectorConfig
 from tests.storage.conftest import sample_snapshot
 

@@ -1,8 +1,8 @@
 """The engine on a fake clock: faults page once, localised, and resolve after clear."""
 
 from borderpath.alerts import AlertsConfig
-from borderpath.core.records import EventRecord
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.selector.decision import Decision
 from tests.alerts.synthetic import Run, blackhole, engine, names
 
@@ -181,7 +181,11 @@ def test_voluntary_switches_are_info_failovers_are_not_and_many_are_a_flap_storm
 def test_label_change_from_premium_to_standard_is_a_warning() -> None:
     run = Run(engine(FAST))
     run.engine.observe_events(
-        [EventRecord(0, "path.label", "", {"uplink": "ct", "pop": "hkg", "label": "ct-cn2-gia"})]
+        [
+            EventRecord(
+                0, EventKind.PATH_LABEL, "", {"uplink": "ct", "pop": "hkg", "label": "ct-cn2-gia"}
+            )
+        ]
     )
     assert run.run(2) == []
     run.engine.observe_label("ct", "hkg", "ct-163")
@@ -200,7 +204,10 @@ def test_agent_health_backlog_drops_and_route_failures() -> None:
         {"results": 2_000_000}, {"dropped_spool_results": 9, "refused_influxdb": 1}
     )
     failed = EventRecord(
-        0, "route.failed", "replace 198.19.2.0/24 failed: EPERM", {"prefix": "198.19.2.0/24"}
+        0,
+        EventKind.ROUTE_FAILED,
+        "replace 198.19.2.0/24 failed: EPERM",
+        {"prefix": "198.19.2.0/24"},
     )
     run.engine.observe_events([failed])
     fired = run.run(6)

@@ -31,11 +31,11 @@ from pathlib import Path
 from borderpath.agent.config import AgentConfig, load_config
 from borderpath.agent.matrix import fetch_status
 from borderpath.core.errors import BorderpathError
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.results import ProbeResult
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config, borderpath_argv
 from borderpath.lab.lab import Lab
-from borderpath.probes import ProbeResult
 from borderpath.selector import Selector
 from borderpath.storage import Exporter, InfluxConfig, Store
 from tests.conftest import unique_lab_name
@@ -160,7 +160,7 @@ def _add_cut_alert(path: Path, config: AgentConfig, cut: str) -> None:
             [
                 EventRecord(
                     time_ns=time.time_ns(),
-                    kind="alert.firing",
+                    kind=EventKind.ALERT_FIRING,
                     text=f"{config.agent.site}: {cut} -> hkg is down, every probe lost",
                     labels={
                         "uplink": cut,

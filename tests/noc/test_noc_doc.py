@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from borderpath.agent.config import AgentSection
-from borderpath.probes.config import PopConfig, ProbingConfig
+from borderpath.core.topology import PopConfig
+from borderpath.probes.config import ProbingConfig
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "noc.md").read_text(encoding="utf-8")
 UPLINKS, POPS, FLEET = 3, 5, 500

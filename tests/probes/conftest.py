@@ -8,10 +8,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from borderpath.core.protocols import ProtocolName
+from borderpath.core.results import ProbeResult
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, Plumbing, ProbeResult
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol, UplinkConfig
+from borderpath.probes import Engine, Plumbing
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.responder import Responder, ResponderConfig
 from tests.conftest import unique_lab_name
 
@@ -40,7 +43,7 @@ def scratch_namespace() -> Iterator[str]:
 def against_responder(
     namespace: str,
     cert_dir: Path,
-    protocol: Protocol,
+    protocol: ProtocolName,
     rounds: int = 2,
     *,
     address: str = "127.0.0.1",
@@ -85,7 +88,7 @@ def lab_uplinks(lab: Lab) -> list[UplinkConfig]:
     ]
 
 
-def lab_pops(lab: Lab, protocols: list[Protocol]) -> list[PopConfig]:
+def lab_pops(lab: Lab, protocols: list[ProtocolName]) -> list[PopConfig]:
     """The lab's PoPs, each pinned to the certificate its responder presents and keyed
     with its echo key (``lab up`` starts a responder in every PoP namespace)."""
     return [
@@ -103,7 +106,7 @@ def lab_pops(lab: Lab, protocols: list[Protocol]) -> list[PopConfig]:
 
 def probe_lab(
     lab: Lab,
-    protocols: list[Protocol],
+    protocols: list[ProtocolName],
     *,
     rounds: int,
     probing: ProbingConfig | None = None,

@@ -3,7 +3,8 @@
 import pydantic
 import pytest
 
-from borderpath.probes.config import PopConfig, ProbingConfig, TraceConfig
+from borderpath.core.topology import PopConfig
+from borderpath.probes.config import ProbingConfig, TraceConfig
 
 
 def test_cross_border_defaults_keep_the_timeout_well_above_500_ms() -> None:

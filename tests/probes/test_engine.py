@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from borderpath.core.protocols import ProtocolName
+from borderpath.core.results import ErrorKind, ProbeResult
+from borderpath.core.topology import PopConfig
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, ErrorKind, ProbeResult
-from borderpath.probes.config import PopConfig, ProbingConfig, Protocol
+from borderpath.probes import Engine
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.engine import _next_step
 from tests.probes.conftest import (
     LOOPBACK,
@@ -72,7 +75,7 @@ def test_a_target_without_route_is_unreachable_each_round(scratch_namespace: str
 
 @pytest.mark.parametrize("protocol", ["icmp", "tcp", "udp", "quic", "http"])
 def test_every_protocol_answers_over_ipv6(
-    scratch_namespace: str, tmp_path: Path, protocol: Protocol
+    scratch_namespace: str, tmp_path: Path, protocol: ProtocolName
 ) -> None:
     results = against_responder(scratch_namespace, tmp_path, protocol, rounds=3, address="::1")
     assert [r.ok for r in results] == [True] * 3, [r.error for r in results]
@@ -80,7 +83,7 @@ def test_every_protocol_answers_over_ipv6(
         assert {r.ttl for r in results} == {64}  # the hop limit, learnt from the replies
 
 
-ALL: list[Protocol] = ["icmp", "tcp", "udp", "quic", "http"]
+ALL: list[ProtocolName] = ["icmp", "tcp", "udp", "quic", "http"]
 
 
 @pytest.mark.lab

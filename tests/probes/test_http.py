@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from borderpath.core.results import ErrorKind
 from borderpath.lab.lab import Lab
-from borderpath.probes import ErrorKind
 from borderpath.probes.responder import Responder, ResponderConfig
 from tests.probes.conftest import against_responder, probe_lab
 

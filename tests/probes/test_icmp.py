@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
+from borderpath.core.results import ErrorKind
 from borderpath.lab.lab import Lab
-from borderpath.probes import ErrorKind
 from tests.probes.conftest import fast_probing, probe_lab
 
 PATH: dict[str, Any] = {"only_uplinks": {"cm"}, "only_pops": {"sin"}}

@@ -9,13 +9,10 @@ import borderpath.probes
 def test_exported_names() -> None:
     assert sorted(borderpath.probes.__all__) == sorted(
         [
-            "PROTOCOLS",
             "Classifier",
             "Engine",
-            "ErrorKind",
             "LabelTracker",
             "Plumbing",
-            "ProbeResult",
             "SeriesCounters",
             "TraceResult",
             "longest_trace_s",

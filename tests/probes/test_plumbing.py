@@ -6,10 +6,12 @@ import time
 
 import pytest
 
+from borderpath.core.results import ErrorKind, ProbeResult
+from borderpath.core.topology import UplinkConfig
 from borderpath.lab import netns
 from borderpath.lab.lab import Lab
-from borderpath.probes import Engine, ErrorKind, Plumbing, ProbeResult
-from borderpath.probes.config import ProbingConfig, UplinkConfig
+from borderpath.probes import Engine, Plumbing
+from borderpath.probes.config import ProbingConfig
 from tests.probes.conftest import fast_probing, lab_pops, lab_uplinks, probe_lab
 
 UPLINKS = [

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from borderpath.probes import ErrorKind
+from borderpath.core.results import ErrorKind
 from borderpath.probes.responder import Responder, ResponderConfig
 from tests.probes.conftest import against_responder
 

@@ -14,8 +14,9 @@ from aioquic.quic.configuration import QuicConfiguration
 from hypothesis import given
 from hypothesis import strategies as st
 
-from borderpath.probes import Engine, ErrorKind, ProbeResult, wire
-from borderpath.probes.config import PopConfig
+from borderpath.core.results import ErrorKind, ProbeResult
+from borderpath.core.topology import PopConfig
+from borderpath.probes import Engine, wire
 from borderpath.probes.quic import ALPN
 from borderpath.probes.responder import Responder, ResponderConfig, health_response
 from tests.probes.conftest import LOOPBACK, against_responder, fast_probing, in_namespace

@@ -1,6 +1,7 @@
 """The probe plan from a config."""
 
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.series import plan
 
 UPLINKS = [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.probes.summary import summarize, table
 
 

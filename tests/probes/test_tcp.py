@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
+from borderpath.core.results import ErrorKind
+from borderpath.core.topology import PopConfig
 from borderpath.lab.lab import Lab
-from borderpath.probes import ErrorKind
-from borderpath.probes.config import PopConfig
 from tests.probes.conftest import LOOPBACK, fast_probing, in_namespace, probe_lab
 
 PATH: dict[str, Any] = {"only_uplinks": {"cu"}, "only_pops": {"fra"}}
@@ -47,7 +47,8 @@ def test_resets_alone_never_make_a_refusal_or_a_success(shared_lab: Lab) -> None
 
 
 def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
-    from borderpath.probes import Engine, ProbeResult
+    from borderpath.core.results import ProbeResult
+    from borderpath.probes import Engine
 
     pop = PopConfig(name="self", address="127.0.0.1", protocols=["tcp"], tcp_port=9)
     results: list[ProbeResult] = []

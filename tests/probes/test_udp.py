@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
+from borderpath.core.results import ErrorKind
 from borderpath.lab.lab import Lab
-from borderpath.probes import ErrorKind
 from borderpath.probes.udp import _Order
 from tests.probes.conftest import fast_probing, probe_lab
 

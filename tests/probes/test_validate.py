@@ -1,6 +1,7 @@
 """Reference TTLs and probes in flight: pure logic on a fake clock."""
 
-from borderpath.probes.config import PopConfig, ProbingConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
+from borderpath.probes.config import ProbingConfig
 from borderpath.probes.series import Series, plan
 from borderpath.probes.validate import REBASE_AFTER, InFlight, Pending, TtlReference
 

@@ -4,7 +4,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from bench.synthetic import Conditions, Event, Link, probe_stream, scheduled
-from borderpath.probes.config import PopConfig, UplinkConfig
+from borderpath.core.topology import PopConfig, UplinkConfig
 from borderpath.selector import Decision, Selector, SelectorConfig
 
 T0 = 1_700_000_000.0

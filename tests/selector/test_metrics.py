@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderpath.core import figures
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.selector.metrics import mos_g711, percentile_of_sorted, wilson, window_figures
 from borderpath.selector.windows import Layout, RingWindows
 from tests.selector.support import T0

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from borderpath.agent.config import AgentConfig, load_config
+from borderpath.core.topology import UplinkConfig
 from borderpath.lab import netns
 from borderpath.lab.agent_config import agent_config
 from borderpath.lab.lab import Lab
-from borderpath.probes.config import UplinkConfig
 from borderpath.selector import RouteChange, RouteWriter
 from borderpath.selector.config import RoutesConfig
 

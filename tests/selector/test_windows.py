@@ -1,6 +1,6 @@
 """Ring buffers per series: layout, wrap-around, counters and unknown series."""
 
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.selector.windows import Layout, RingWindows
 
 

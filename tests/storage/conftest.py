@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from borderpath.core.records import EventRecord, PathSnapshot
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.events import EventKind, EventRecord
+from borderpath.core.records import PathSnapshot
+from borderpath.core.results import ErrorKind, ProbeResult
 from tests.influxd import InfluxServer, running_influxd
 
 _databases = itertools.count()
@@ -96,7 +97,7 @@ def sample_snapshot(time_ns: int = START_NS, uplink: str = "ct", pop: str = "hkg
 def sample_event(time_ns: int = START_NS, **values: float | int | str | bool) -> EventRecord:
     return EventRecord(
         time_ns=time_ns,
-        kind="decision",
+        kind=EventKind.DECISION,
         text="hkg: ct -> cu, ct lost 12 % in the last minute",
         labels={"uplink": "cu", "pop": "hkg", "fingerprint": "abc123"},
         values={"score_ct": 80.5, "score_cu": 40.0, **values},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
 from borderpath.storage import AsyncStore, Exporter, Store, async_store
 from borderpath.storage.store import DiskFull
 from tests.agent.agent_process import AgentProcess, lan_uplink, write_config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from borderpath.core.records import EventRecord
+from borderpath.core.events import EventKind, EventRecord
 from borderpath.storage import Exporter, InfluxConfig, StorageConfig, Store
 from borderpath.storage.line_protocol import (
     MEASUREMENTS,
@@ -94,7 +94,7 @@ def test_an_https_answer_without_an_rtt_still_counts_as_answered() -> None:
 
 
 def test_special_characters_are_escaped() -> None:
-    event = EventRecord(5, "alert.firing", 'loss "high", 30 %\nnow', {"class": "a b,c=d"})
+    event = EventRecord(5, EventKind.ALERT_FIRING, 'loss "high", 30 %\nnow', {"class": "a b,c=d"})
     assert event_line("site one", event) == (
         r"borderpath_event,class=a\ b\,c\=d,kind=alert.firing,site=site\ one"
         ' text="loss \\"high\\", 30 % now" 5'
@@ -102,7 +102,9 @@ def test_special_characters_are_escaped() -> None:
 
 
 def test_event_values_never_collide_with_tags() -> None:
-    line = event_line("s", EventRecord(1, "decision", "t", {"pop": "hkg"}, {"pop": 3, "ok": True}))
+    line = event_line(
+        "s", EventRecord(1, EventKind.DECISION, "t", {"pop": "hkg"}, {"pop": 3, "ok": True})
+    )
     assert "pop_value=3.0" in line and "ok=1.0" in line
 
 

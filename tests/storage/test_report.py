@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from borderpath.agent.cli import main
-from borderpath.probes.result import ProbeResult
+from borderpath.core.results import ProbeResult
 from borderpath.storage import Store
 from tests.storage.conftest import sample_event, sample_snapshot
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from borderpath.core.errors import StorageError
-from borderpath.probes.result import ErrorKind, ProbeResult
+from borderpath.core.events import EventKind
+from borderpath.core.results import ErrorKind, ProbeResult
 from borderpath.storage import AsyncStore, InfluxConfig, StorageConfig, Store
 from tests.storage.conftest import START_NS, sample_event, sample_results, sample_snapshot
 
@@ -152,7 +153,7 @@ def test_events_and_snapshots_queries(tmp_path: Path) -> None:
         [
             sample_event(START_NS),
             sample_event(START_NS + 1).__class__(
-                START_NS + 2, "alert.firing", "cu down", {"uplink": "cu"}
+                START_NS + 2, EventKind.ALERT_FIRING, "cu down", {"uplink": "cu"}
             ),
         ]
     )

@@ -1,15 +1,13 @@
-"""What a probe found: the record every other part of borderpath consumes.
+"""What a probe found: the record the probes make and storage, the selector and the
+alerts consume, with the kinds of failure it can report.
 
-Batches travel as ``list[ProbeResult]`` everywhere (engine -> storage, selector).
+Batches travel as ``list[ProbeResult]`` everywhere (engine -> storage, selector, alerts).
 """
 
 import dataclasses
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-
-PROTOCOLS = ("icmp", "tcp", "udp", "quic", "http")
-"""Every protocol a series can be measured with."""
 
 
 class ErrorKind(enum.StrEnum):
@@ -33,6 +31,11 @@ class ErrorKind(enum.StrEnum):
     """The probe could not be sent from here (socket, binding, interface down)."""
 
 
+PATH_CARRIED_ERRORS = frozenset({ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.HTTP_STATUS})
+"""The PoP itself answered (a genuine refusal, reset or HTTP status): the path carried the
+probe both ways, so for path health it is not lost (it has no RTT worth ranking)."""
+
+
 _NO_EXTRAS: Mapping[str, float | int | str] = MappingProxyType({})
 
 
@@ -45,7 +48,7 @@ class ProbeResult:
     uplink: str
     pop: str
     protocol: str
-    """One of PROTOCOLS."""
+    """One of ``borderpath.core.protocols.PROTOCOLS``."""
     ok: bool
     """The PoP genuinely answered."""
     rtt_ms: float | None = None
@@ -58,6 +61,11 @@ class ProbeResult:
     """TTL (hop limit) the genuine answer arrived with."""
     extras: Mapping[str, float | int | str] = dataclasses.field(default_factory=lambda: _NO_EXTRAS)
     """Protocol details: phases (connect_ms, tls_ms, ttfb_ms), status, alpn, version, retry."""
+
+    @property
+    def answered(self) -> bool:
+        """The PoP answered: with success, or with one of PATH_CARRIED_ERRORS."""
+        return self.ok or self.error in PATH_CARRIED_ERRORS
 
     @property
     def series(self) -> tuple[str, str, str]:

@@ -7,8 +7,8 @@ import pytest
 
 from borderpath.agent.config import load_config
 from borderpath.core.errors import ConfigError
-from borderpath.probes.config import PopConfig
-from borderpath.probes.keyfile import read_key
+from borderpath.core.keyfile import read_key
+from borderpath.core.topology import PopConfig
 
 
 def test_a_key_file_holds_16_to_32_bytes_of_hex(tmp_path: Path) -> None:
