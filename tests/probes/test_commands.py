@@ -18,7 +18,7 @@ name = "void"
 address = "198.51.100.99"
 """
 """A PoP at an address nothing in the lab answers for."""
-QUICK_TRACE = '[trace]\nmax_hops = 16\n'  # hop_timeout: the lab config's 500 ms
+QUICK_TRACE = "[trace]\nmax_hops = 16\n"  # hop_timeout: the lab config's 500 ms
 
 
 def _command(lab: Lab, tmp_path: Path, *arguments: str, extra: str = "") -> list[str]:
