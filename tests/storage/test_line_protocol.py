@@ -14,6 +14,7 @@ from borderpath.storage.line_protocol import (
     SeriesInfo,
     StoredResult,
     agent_host,
+    escape_tag,
     event_line,
     result_line,
 )
@@ -69,7 +70,7 @@ INFO = SeriesInfo("ct", "hkg", "icmp", "china-telecom", "HK", "203.0.113.10", "c
 
 def test_ping_point_is_telegraf_shaped_with_our_tags() -> None:
     result = StoredResult(1_000, True, 41.5, None, 0, 63, {})
-    host = agent_host().replace(" ", "\\ ")
+    host = escape_tag(agent_host())
     assert result_line("shanghai", INFO, result) == (
         f"ping,carrier=china-telecom,host={host},pop=hkg,region=HK,route=ct-cn2,site=shanghai,"
         "uplink=ct,url=203.0.113.10 packets_transmitted=1i,packets_received=1i,"
