@@ -60,7 +60,8 @@ class ProbeResult:
     ttl: int | None = None
     """TTL (hop limit) the genuine answer arrived with."""
     extras: Mapping[str, float | int | str] = dataclasses.field(default_factory=lambda: _NO_EXTRAS)
-    """Protocol details: phases (connect_ms, tls_ms, ttfb_ms), status, alpn, version, retry."""
+    """Protocol details: phases (connect_ms, tls_ms, ttfb_ms), status, content_length, alpn,
+    version, retry; the port probed (tcp, udp)."""
 
     @property
     def answered(self) -> bool:

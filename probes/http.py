@@ -9,7 +9,8 @@ reused, so every probe times TCP connect and TLS again; the phases come from htt
 
 ``rtt_ms`` is the kernel's RTT sample of the connection's handshake (SYN to SYN-ACK,
 from TCP_INFO: one round trip, comparable with the other protocols); ``extras`` has
-connect_ms, tls_ms, ttfb_ms, total_ms (as the client saw them) and status. A handshake
+connect_ms, tls_ms, ttfb_ms, total_ms (as the client saw them), status and
+content_length (the body's bytes). A handshake
 that needed a retransmission has no ``rtt_ms`` (``extras["retransmits"]`` says how
 many): when the PoP's SYN-ACK was lost, its second one echoes the timestamp of our first
 SYN and the kernel's sample is 1 s + RTT, not a round trip of the path.
@@ -114,14 +115,20 @@ class HttpTransport(HandshakeTransport):
         except httpx.HTTPError as exc:
             self.context.failure(series, time_ns, _error_kind(exc), extras=timeline.phases())
             return
-        self._report(series, time_ns, started, timeline, response.status_code)
+        self._report(series, time_ns, started, timeline, response)
 
     def _report(
-        self, series: Series, time_ns: int, started: float, timeline: _Timeline, status: int
+        self,
+        series: Series,
+        time_ns: int,
+        started: float,
+        timeline: _Timeline,
+        response: httpx.Response,
     ) -> None:
         extras = timeline.phases()
         extras["total_ms"] = (self.context.loop.time() - started) * 1000
-        extras["status"] = status
+        status = extras["status"] = response.status_code
+        extras["content_length"] = len(response.content)
         if not tls.pinned(series.pop_config, timeline.certificate):
             extras["reason"] = "pin"
             self.context.failure(series, time_ns, ErrorKind.TLS, extras=extras)

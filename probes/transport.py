@@ -81,7 +81,7 @@ class Context:
                 rtt_ms=rtt_ms,
                 forged=forged,
                 ttl=ttl,
-                extras=extras or {},
+                extras=_with_port(series, extras),
             )
         )
 
@@ -105,7 +105,7 @@ class Context:
                 error=error,
                 forged=forged,
                 ttl=ttl,
-                extras=extras or {},
+                extras=_with_port(series, extras),
             )
         )
 
@@ -192,6 +192,15 @@ class SocketTransport(Transport, Generic[Key]):
 UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH}
 """What the kernel says when the uplink's table has only its unreachable guard left: the path
 is cut here, and the probe did not leak out by another uplink."""
+
+
+def _with_port(
+    series: Series, extras: dict[str, float | int | str] | None
+) -> dict[str, float | int | str]:
+    """A TCP or UDP result names the port it probed (Telegraf's ``port`` tag)."""
+    pop = series.pop_config
+    port = {"tcp": pop.tcp_port, "udp": pop.udp_port}.get(series.protocol)
+    return {"port": port, **(extras or {})} if port is not None else extras or {}
 
 
 def send_error(exc: OSError) -> ErrorKind:

@@ -13,6 +13,7 @@ strings. No name is both a tag and a field (InfluxDB 3 forbids it).
 import dataclasses
 import functools
 import math
+import socket
 from collections.abc import Callable, Mapping
 
 from borderpath.core.events import EventRecord
@@ -39,11 +40,16 @@ class Measurement:
     """Field name -> FLOAT | INTEGER | STRING."""
 
 
+PROBE_TAGS = (*SERIES_TAGS, "host")
+"""Tags of every probe measurement: ours and Telegraf's ``host`` (this router's name)."""
+
 _PROBE_COMMON = {"forged": INTEGER, "ttl": INTEGER}
 _PHASES = {"connect_ms": FLOAT, "tls_ms": FLOAT, "ttfb_ms": FLOAT}
 _HTTP_LIKE = {
     "response_time": FLOAT,
     "result_code": INTEGER,
+    "result_type": STRING,
+    "handshake_rtt_ms": FLOAT,
     **_PHASES,
     "alpn": STRING,
     "version": STRING,
@@ -55,7 +61,7 @@ MEASUREMENTS: Mapping[str, Measurement] = {
     for m in (
         Measurement(
             "ping",
-            (*SERIES_TAGS, "url", "error"),
+            (*PROBE_TAGS, "url", "error"),
             {
                 "packets_transmitted": INTEGER,
                 "packets_received": INTEGER,
@@ -63,23 +69,33 @@ MEASUREMENTS: Mapping[str, Measurement] = {
                 "minimum_response_ms": FLOAT,
                 "average_response_ms": FLOAT,
                 "maximum_response_ms": FLOAT,
+                "standard_deviation_ms": FLOAT,
                 "result_code": INTEGER,
                 **_PROBE_COMMON,
             },
         ),
         Measurement(
             "net_response",
-            (*SERIES_TAGS, "server", "port", "protocol", "result", "error"),
-            {"response_time": FLOAT, "result_code": INTEGER, **_PROBE_COMMON},
+            (*PROBE_TAGS, "server", "port", "protocol", "result", "error"),
+            {
+                "response_time": FLOAT,
+                "result_code": INTEGER,
+                "result_type": STRING,
+                **_PROBE_COMMON,
+            },
         ),
         Measurement(
             "http_response",
-            (*SERIES_TAGS, "server", "method", "status_code", "result", "error"),
-            {**_HTTP_LIKE, "http_response_code": INTEGER},
+            (*PROBE_TAGS, "server", "method", "status_code", "result", "error"),
+            {
+                **_HTTP_LIKE,
+                "http_response_code": INTEGER,
+                "content_length": INTEGER,
+            },
         ),
         Measurement(
             "quic_response",
-            (*SERIES_TAGS, "server", "result", "error"),
+            (*PROBE_TAGS, "server", "result", "error"),
             {**_HTTP_LIKE, "retry": INTEGER},
         ),
         Measurement(
@@ -109,10 +125,11 @@ MEASUREMENTS: Mapping[str, Measurement] = {
 
 STATE_CODES = {"up": 0, "degraded": 1, "down": 2, "interfered": 3}
 
-# Telegraf's result tag and result_code per protocol family, from our error kind
-# (None = answered). net_response: 0 success, 1 timeout, 2 connection_failed,
-# 3 read_failed, 4 string_mismatch (a forged reply did not match what we sent).
-_NET_RESULTS: Mapping[str | None, tuple[str, int]] = {
+# Telegraf's result tag and result_code, from our error kind (None = answered).
+# net_response: 0 success, 1 timeout, 2 connection_failed, 3 read_failed,
+# 4 string_mismatch (a forged reply did not match what we sent). Its UDP check only
+# dials (which cannot time out) and then reads: every unanswered read is read_failed.
+_TCP_RESULTS: Mapping[str | None, tuple[str, int]] = {
     None: ("success", 0),
     "timeout": ("timeout", 1),
     "refused": ("connection_failed", 2),
@@ -121,6 +138,12 @@ _NET_RESULTS: Mapping[str | None, tuple[str, int]] = {
     "local": ("connection_failed", 2),
     "forged": ("string_mismatch", 4),
 }
+_UDP_RESULTS: Mapping[str | None, tuple[str, int]] = {
+    None: ("success", 0),
+    "local": ("connection_failed", 2),
+    "forged": ("string_mismatch", 4),
+}
+_NET_FAILED = ("read_failed", 3)
 # http_response: 0 success, 3 connection_failed, 4 timeout, 6 status code mismatch.
 _HTTP_RESULTS: Mapping[str | None, tuple[str, int]] = {
     None: ("success", 0),
@@ -128,9 +151,16 @@ _HTTP_RESULTS: Mapping[str | None, tuple[str, int]] = {
     "http-status": ("response_status_code_mismatch", 6),
 }
 _HTTP_FAILED = ("connection_failed", 3)
-_NET_FAILED = ("read_failed", 3)
-# ping: 0 the ping ran (loss is in percent_packet_loss), 2 ping error.
-_PING_RAN = (None, "timeout", "forged")
+# ping (Telegraf's native method): 0 answered, 1 the echo went out and no reply came
+# back ("no packets received"), 2 ping error (here: unreachable, nothing sent).
+_PING_CODES: Mapping[str | None, int] = {None: 0, "timeout": 1, "forged": 1}
+_PING_ERROR = 2
+
+
+@functools.cache
+def agent_host() -> str:
+    """Telegraf's ``host`` tag: the name of the machine the agent runs on."""
+    return socket.gethostname()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -224,13 +254,17 @@ def _common_fields(result: StoredResult) -> str:
 
 
 def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
-    key = _key(
-        "ping", site, info, (("url", info.address or info.pop), ("error", result.error or ""))
+    tags = (
+        ("host", agent_host()),
+        ("url", info.address or info.pop),
+        ("error", result.error or ""),
     )
-    code = 0 if result.error in _PING_RAN else 2
+    code = _PING_CODES.get(result.error, _PING_ERROR)
     rtt = format_float(result.rtt_ms) if result.rtt_ms is not None else None
+    # One echo per point: its RTT is the minimum, mean and maximum, deviation 0.
     times = (
         f",minimum_response_ms={rtt},average_response_ms={rtt},maximum_response_ms={rtt}"
+        ",standard_deviation_ms=0.0"
         if rtt is not None
         else ""
     )
@@ -239,7 +273,7 @@ def _ping_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
         f",percent_packet_loss={0.0 if result.ok else 100.0}{times}"
         f",result_code={code}i{_common_fields(result)}"
     )
-    return f"{key} {fields} {result.time_ns}"
+    return f"{_key('ping', site, info, tags)} {fields} {result.time_ns}"
 
 
 def _seconds(rtt_ms: float | None) -> float | None:
@@ -247,8 +281,10 @@ def _seconds(rtt_ms: float | None) -> float | None:
 
 
 def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
-    outcome, code = _NET_RESULTS.get(result.error, _NET_FAILED)
+    results = _UDP_RESULTS if info.protocol == "udp" else _TCP_RESULTS
+    outcome, code = results.get(result.error, _NET_FAILED)
     tags = (
+        ("host", agent_host()),
         ("server", info.address or info.pop),
         ("port", str(result.extras.get("port", ""))),
         ("protocol", info.protocol),
@@ -257,20 +293,24 @@ def _net_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     )
     fields = (
         f"result_code={code}i"
+        + _string_field("result_type", outcome)
         + _float_field("response_time", _seconds(result.rtt_ms))
         + _common_fields(result)
     )
     return f"{_key('net_response', site, info, tags)} {fields} {result.time_ns}"
 
 
-def _http_like_fields(result: StoredResult, code: int) -> str:
+def _http_like_fields(result: StoredResult, outcome: str, code: int, response_ms: object) -> str:
+    """Fields ``http_response`` and ``quic_response`` share. ``response_ms`` is the whole
+    exchange (Telegraf's meaning), written only when answered (dashboards count answers
+    by it); our one round trip of the handshake is ``handshake_rtt_ms``."""
     extras = result.extras
-    # An answered handshake without an RTT (it needed a retransmission) still has a
-    # response time, the whole of it: dashboards count answers by this field.
-    response_ms = result.rtt_ms
-    if response_ms is None and result.ok:
-        response_ms = _number(extras.get("total_ms"))
-    fields = f"result_code={code}i" + _float_field("response_time", _seconds(response_ms))
+    fields = (
+        f"result_code={code}i"
+        + _string_field("result_type", outcome)
+        + _float_field("response_time", _seconds(_number(response_ms)) if result.ok else None)
+        + _float_field("handshake_rtt_ms", result.rtt_ms)
+    )
     if extras:  # most probes carry none
         fields += (
             "".join(_float_field(name, _number(extras.get(name))) for name in _PHASES)
@@ -282,28 +322,35 @@ def _http_like_fields(result: StoredResult, code: int) -> str:
 
 def _http_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
-    status = _integer(result.extras.get("status"))
+    extras = result.extras
+    status = _integer(extras.get("status"))
     tags = (
-        ("server", str(result.extras.get("url", info.address or info.pop))),
+        ("host", agent_host()),
+        ("server", str(extras.get("url", info.address or info.pop))),
         ("method", "GET"),
         ("status_code", str(status) if status is not None else ""),
         ("result", outcome),
         ("error", result.error or ""),
     )
-    fields = _http_like_fields(result, code) + _int_field("http_response_code", status)
+    fields = (
+        _http_like_fields(result, outcome, code, extras.get("total_ms"))
+        + _int_field("http_response_code", status)
+        + _int_field("content_length", _integer(extras.get("content_length")))
+    )
     return f"{_key('http_response', site, info, tags)} {fields} {result.time_ns}"
 
 
 def _quic_line(site: str, info: SeriesInfo, result: StoredResult) -> str:
     outcome, code = _HTTP_RESULTS.get(result.error, _HTTP_FAILED)
     tags = (
+        ("host", agent_host()),
         ("server", info.address or info.pop),
         ("result", outcome),
         ("error", result.error or ""),
     )
-    fields = _http_like_fields(result, code) + _int_field(
-        "retry", _integer(result.extras.get("retry"))
-    )
+    fields = _http_like_fields(
+        result, outcome, code, result.extras.get("handshake_ms")
+    ) + _int_field("retry", _integer(result.extras.get("retry")))
     return f"{_key('quic_response', site, info, tags)} {fields} {result.time_ns}"
 
 

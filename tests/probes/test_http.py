@@ -15,6 +15,7 @@ def test_a_health_probe_times_each_phase(scratch_namespace: str, tmp_path: Path)
     assert [r.ok for r in results] == [True, True]
     extras = results[0].extras
     assert extras["status"] == 200
+    assert extras["content_length"] == len(b"ok\n")  # Telegraf's content_length: the body
     for phase in ("connect_ms", "tls_ms", "ttfb_ms", "total_ms"):
         assert float(extras[phase]) > 0, phase
     assert float(extras["total_ms"]) >= float(extras["tls_ms"])

@@ -62,6 +62,7 @@ def test_a_closed_port_is_a_refusal(scratch_namespace: str) -> None:
     in_namespace(scratch_namespace, main)
     assert [r.error for r in results] == [ErrorKind.REFUSED] * 3
     assert {r.ttl for r in results} == {64}
+    assert {r.extras["port"] for r in results} == {9}  # the port tag of net_response
 
 
 @pytest.mark.lab

@@ -54,9 +54,16 @@ def sample_results(
         ok = index % 7 != 3
         extras: dict[str, float | int | str] = {}
         if protocol == "http":
-            extras = {"status": 200, "connect_ms": 30.5, "tls_ms": 40.25, "ttfb_ms": 80.0}
+            extras = {
+                "status": 200,
+                "connect_ms": 30.5,
+                "tls_ms": 40.25,
+                "ttfb_ms": 80.0,
+                "total_ms": 151.5,
+                "content_length": 2,
+            }
         elif protocol == "quic":
-            extras = {"alpn": "h3", "retry": 0, "version": "1"}
+            extras = {"alpn": "h3", "retry": 0, "version": "1", "handshake_ms": 90.25}
         elif protocol == "tcp":
             extras = {"port": 443}
         results.append(

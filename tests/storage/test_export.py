@@ -59,9 +59,16 @@ def assert_same_as_store(store: Store, server: InfluxServer, database: str) -> N
         if result.protocol == "icmp":
             assert point["average_response_ms"] == result.rtt_ms
             assert point["packets_received"] == int(result.ok)
-        else:
+        elif result.protocol in ("tcp", "udp"):
             expected = result.rtt_ms / 1000 if result.rtt_ms is not None else None
             assert point["response_time"] == pytest.approx(expected)
+            assert (point["result_code"] == 0) == result.ok
+        else:  # the whole exchange in response_time, the round trip in handshake_rtt_ms
+            whole = result.extras.get("total_ms", result.extras.get("handshake_ms"))
+            assert isinstance(whole, float)
+            expected = whole / 1000 if result.ok else None
+            assert point["response_time"] == pytest.approx(expected)
+            assert point["handshake_rtt_ms"] == result.rtt_ms
             assert (point["result_code"] == 0) == result.ok
 
 
